@@ -1,0 +1,45 @@
+"""Find My CNN: search, recommend and fine-tune pretrained image classifiers from Jupyter.
+
+``import fmc_jupyter as fmc`` is fast: services that need Keras are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .errors import FmcError, InputError, ModelLoadError, NotFoundError, PermissionDeniedError, QueryError
+from .registry import Registry, open_registry
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (imported lazily on first attribute access)
+_LAZY = {
+    "rank": "fmc_jupyter.rank",
+    "Ranking": "fmc_jupyter.rank",
+    "finetune": "fmc_jupyter.finetune",
+    "TrainingRun": "fmc_jupyter.finetune",
+    "evaluate": "fmc_jupyter.evaluate",
+    "auto": "fmc_jupyter.auto",
+    "diff": "fmc_jupyter.diff",
+    "ModelDiff": "fmc_jupyter.diff",
+    "ui": "fmc_jupyter.widgets",
+}
+
+__all__ = [
+    "open_registry", "Registry", "FmcError", "QueryError", "NotFoundError", "PermissionDeniedError",
+    "InputError", "ModelLoadError", "load_ipython_extension", *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'fmc_jupyter' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext fmc_jupyter``: registers the ``%findcnn`` magics."""
+    from .magics import load_ipython_extension as _load
+
+    _load(ipython)

@@ -1,0 +1,342 @@
+"""The model search language: text -> parameterised SQL.
+
+Grammar (case-insensitive keywords)::
+
+    query      := or_expr
+    or_expr    := and_expr ("or" and_expr)*
+    and_expr   := not_expr (["and"] not_expr)*        # juxtaposition means "and"
+    not_expr   := "not" not_expr | atom
+    atom       := "(" query ")" | field OP value | word | "quoted phrase"
+    OP         := "=" | "==" | "!=" | "<" | "<=" | ">" | ">=" | "~"     (~ means "contains")
+
+Bare words and quoted phrases are full-text searched over name, description, tags and family.
+Values carry units: ``5M`` / ``300K`` parameters, ``100MB`` / ``1.5GB`` size, ``75%`` or ``0.75``
+accuracy, ``224px`` input size, ``20ms`` / ``0.02s`` latency.
+
+The compiler emits only ``?`` placeholders for values and only whitelisted column names,
+so no user text ever becomes SQL. Every problem raises :class:`QueryError` with the column.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import QueryError
+
+__all__ = ["Field", "FIELDS", "ALIASES", "parse_query", "compile_query", "compile_order", "resolve_field", "Node"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """A searchable column: ``kind`` decides how values and units are read."""
+
+    name: str
+    column: str
+    kind: str  # text | count | megabytes | fraction | pixels | millis | int
+    help: str
+
+
+FIELDS: dict[str, Field] = {
+    f.name: f
+    for f in [
+        Field("name", "name", "text", "model name, e.g. MobileNetV2"),
+        Field("family", "family", "text", "architecture family: mobilenet, resnet, efficientnet, ..."),
+        Field("architecture", "architecture", "text", "the constructor, e.g. MobileNetV3Small"),
+        Field("task", "task", "text", "classification, feature-vector, ..."),
+        Field("domain", "domain", "text", "visual domain: natural, medical, birds, insects, ..."),
+        Field("source", "source_kind", "text", "keras_application, keras_file or tflite_file"),
+        Field("pretrained", "pretrained_on", "text", "upstream dataset, e.g. imagenet"),
+        Field("license", "license", "text", "license of the weights"),
+        Field("preprocessing", "preprocessing", "text", "tf, caffe, torch, in-model, uint8"),
+        Field("owner", "owner", "text", "who registered it"),
+        Field("visibility", "visibility", "text", "public or private"),
+        Field("tags", "tags", "text", "comma-separated tags"),
+        Field("description", "description", "text", "free text"),
+        Field("input", "input_size", "pixels", "input side in pixels, e.g. 224px"),
+        Field("params", "params", "count", "number of parameters, e.g. 5M, 300K"),
+        Field("size", "size_mb", "megabytes", "file size, e.g. 100MB, 1.5GB"),
+        Field("top1", "top1", "fraction", "ImageNet (or source) top-1 accuracy, e.g. 75% or 0.75"),
+        Field("top5", "top5", "fraction", "top-5 accuracy"),
+        Field("depth", "depth", "int", "number of layers in the Keras table"),
+        Field("cpu_ms", "cpu_ms", "millis", "CPU latency per batch-32 step, e.g. 50ms"),
+        Field("gpu_ms", "gpu_ms", "millis", "GPU latency per batch-32 step"),
+        Field("classes", "num_classes", "count", "number of output labels"),
+        Field("version", "version", "int", "version number within the model line"),
+        Field("id", "id", "int", "registry id"),
+    ]
+}
+
+ALIASES: dict[str, str] = {
+    "accuracy": "top1", "acc": "top1", "top-1": "top1", "top_1": "top1", "top-5": "top5", "top_5": "top5",
+    "size_mb": "size", "memory": "size", "mb": "size", "filesize": "size",
+    "parameters": "params", "param": "params", "num_params": "params",
+    "input_size": "input", "resolution": "input", "res": "input", "image_size": "input",
+    "latency": "cpu_ms", "cpu": "cpu_ms", "gpu": "gpu_ms", "gpu_latency": "gpu_ms", "cpu_latency": "cpu_ms",
+    "arch": "architecture", "model": "name", "kind": "source", "source_kind": "source",
+    "pretrained_on": "pretrained", "dataset": "pretrained", "labels": "classes", "num_classes": "classes",
+    "tag": "tags", "layers": "depth", "user": "owner",
+}
+
+_MAX_DEPTH = 64
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<lparen>\()
+  | (?P<rparen>\))
+  | (?P<op><=|>=|!=|==|=|<|>|~)
+  | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+  | (?P<word>[^\s()<>=!~"']+|!)
+    """,
+    re.VERBOSE,
+)
+_NUMBER = re.compile(r"^([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z%]*)$", re.IGNORECASE)
+_UNITS = {
+    "count": {"": 1, "k": 1e3, "m": 1e6, "mio": 1e6, "b": 1e9, "g": 1e9},
+    "megabytes": {"": 1, "mb": 1, "m": 1, "kb": 1e-3, "k": 1e-3, "gb": 1e3, "g": 1e3, "b": 1e-6},
+    "pixels": {"": 1, "px": 1},
+    "millis": {"": 1, "ms": 1, "s": 1e3},
+    "int": {"": 1},
+    "fraction": {"": 1, "%": 0.01},
+}
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    text: str
+    pos: int
+
+
+@dataclass(frozen=True)
+class Node:
+    """AST node: ``op`` is ``and``/``or``/``not``/``cmp``/``text``."""
+
+    op: str
+    children: tuple["Node", ...] = ()
+    field: Field | None = None
+    cmp: str = ""
+    value: Any = None
+    pos: int = 0
+
+
+def _tokenize(query: str) -> list[Token]:
+    tokens, pos = [], 0
+    while pos < len(query):
+        m = _TOKEN.match(query, pos)
+        if m is None:  # an unterminated quote
+            raise QueryError("unterminated quoted string: close it with the same quote", query, pos)
+        kind = m.lastgroup or "word"
+        if kind != "ws":
+            tokens.append(Token(kind, m.group(), pos))
+        pos = m.end()
+    return tokens
+
+
+def resolve_field(name: str, query: str = "", pos: int = 0) -> Field:
+    """Map a user-typed field name or alias to its :class:`Field`, or raise with a suggestion."""
+    key = name.lower()
+    key = ALIASES.get(key, key)
+    if key in FIELDS:
+        return FIELDS[key]
+    known = sorted(FIELDS) + sorted(ALIASES)
+    close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.6)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    raise QueryError(f"unknown field '{name}'.{hint} Known fields: {', '.join(sorted(FIELDS))}", query, pos)
+
+
+def _value(field: Field, raw: str, query: str, pos: int) -> Any:
+    if field.kind == "text":
+        return raw
+    if field.kind == "pixels":
+        raw = re.sub(r"^(\d+)\s*x\s*\d+", r"\1", raw.lower())
+    m = _NUMBER.match(raw.strip())
+    units = _UNITS[field.kind]
+    if not m or m.group(2).lower() not in units:
+        allowed = ", ".join(repr(u) for u in units if u) or "none"
+        raise QueryError(f"'{raw}' is not a number for field '{field.name}' (units allowed: {allowed})", query, pos)
+    number = float(m.group(1)) * units[m.group(2).lower()]
+    if field.kind == "fraction" and not m.group(2) and number > 1:
+        number /= 100.0  # "top1>75" means 75 %
+    return number
+
+
+class _Parser:
+    def __init__(self, query: str):
+        self.query = query
+        self.tokens = _tokenize(query)
+        self.i = 0
+        self.depth = 0
+
+    def peek(self, offset: int = 0) -> Token | None:
+        j = self.i + offset
+        return self.tokens[j] if j < len(self.tokens) else None
+
+    def keyword(self, word: str) -> bool:
+        tok = self.peek()
+        return tok is not None and tok.kind == "word" and tok.text.lower() == word
+
+    def error(self, message: str, tok: Token | None = None) -> QueryError:
+        pos = tok.pos if tok is not None else len(self.query)
+        return QueryError(message, self.query, pos)
+
+    def parse(self) -> Node | None:
+        if not self.tokens:
+            return None
+        node = self.or_expr()
+        if self.peek() is not None:
+            tok = self.peek()
+            raise self.error(f"unexpected '{tok.text}'" + (": no '(' to close" if tok.kind == "rparen" else ""), tok)
+        return node
+
+    def nest(self) -> None:
+        self.depth += 1
+        if self.depth > _MAX_DEPTH:
+            raise self.error(f"query nested deeper than {_MAX_DEPTH} levels", self.peek())
+
+    def or_expr(self) -> Node:
+        self.nest()
+        parts = [self.and_expr()]
+        while self.keyword("or"):
+            self.i += 1
+            parts.append(self.and_expr())
+        self.depth -= 1
+        return parts[0] if len(parts) == 1 else Node("or", tuple(parts))
+
+    def and_expr(self) -> Node:
+        parts = [self.not_expr()]
+        while True:
+            tok = self.peek()
+            if tok is None or tok.kind == "rparen" or self.keyword("or"):
+                break
+            if self.keyword("and"):
+                self.i += 1
+            parts.append(self.not_expr())
+        return parts[0] if len(parts) == 1 else Node("and", tuple(parts))
+
+    def not_expr(self) -> Node:
+        if self.keyword("not") or (self.peek() is not None and self.peek().text == "!"):
+            tok = self.peek()
+            self.i += 1
+            self.nest()
+            child = self.not_expr()
+            self.depth -= 1
+            return Node("not", (child,), pos=tok.pos)
+        return self.atom()
+
+    def atom(self) -> Node:
+        tok = self.peek()
+        if tok is None:
+            raise self.error("the query ends too early: a condition is missing")
+        if tok.kind == "lparen":
+            self.i += 1
+            node = self.or_expr()
+            close = self.peek()
+            if close is None or close.kind != "rparen":
+                raise self.error("missing ')'", close if close is not None else None)
+            self.i += 1
+            return node
+        nxt = self.peek(1)
+        if tok.kind == "word" and nxt is not None and nxt.kind == "op":
+            return self.comparison()
+        if tok.kind in ("word", "string"):
+            if tok.text.lower() in ("and", "or"):
+                raise self.error(f"'{tok.text}' needs a condition before it", tok)
+            self.i += 1
+            text = _unquote(tok.text) if tok.kind == "string" else tok.text
+            return Node("text", value=text, pos=tok.pos)
+        raise self.error(f"unexpected '{tok.text}': expected a field, a word or '('", tok)
+
+    def comparison(self) -> Node:
+        name, op = self.tokens[self.i], self.tokens[self.i + 1]
+        self.i += 2
+        field = resolve_field(name.text, self.query, name.pos)
+        value_tok = self.peek()
+        if value_tok is None or value_tok.kind not in ("word", "string"):
+            raise self.error(f"a value is missing after '{name.text}{op.text}'", value_tok)
+        self.i += 1
+        raw = _unquote(value_tok.text) if value_tok.kind == "string" else value_tok.text
+        cmp = "=" if op.text == "==" else op.text
+        if field.kind == "text" and cmp in ("<", "<=", ">", ">="):
+            raise QueryError(f"field '{field.name}' is text: use =, != or ~ (contains)", self.query, op.pos)
+        if field.kind != "text" and cmp == "~":
+            raise QueryError(f"'~' (contains) works on text fields; '{field.name}' is a number", self.query, op.pos)
+        return Node("cmp", field=field, cmp=cmp, value=_value(field, raw, self.query, value_tok.pos), pos=name.pos)
+
+
+def _unquote(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text[1:-1])
+
+
+def parse_query(query: str) -> Node | None:
+    """Parse ``query`` into an AST (``None`` for an empty query). Raises :class:`QueryError`."""
+    if not isinstance(query, str):
+        raise QueryError(f"a query must be text, not {type(query).__name__}")
+    return _Parser(query).parse()
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _fts_phrase(text: str) -> str:
+    """One FTS5 phrase with prefix match; double quotes inside are doubled, so FTS syntax cannot leak."""
+    return '"' + text.replace('"', '""') + '"*'
+
+
+def _compile(node: Node, params: list[Any], text_sql: str) -> str:
+    if node.op in ("and", "or"):
+        return "(" + f" {node.op.upper()} ".join(_compile(c, params, text_sql) for c in node.children) + ")"
+    if node.op == "not":
+        return f"(NOT {_compile(node.children[0], params, text_sql)})"
+    if node.op == "text":
+        params.append(_fts_phrase(node.value))
+        return text_sql
+    field, col = node.field, f'"{node.field.column}"'
+    if field.kind == "text":
+        if node.cmp == "~":
+            params.append(f"%{_like_escape(node.value)}%")
+            return f"({col} LIKE ? ESCAPE '\\')"
+        params.append(node.value)
+        if node.cmp == "!=":
+            return f"({col} IS NULL OR {col} != ? COLLATE NOCASE)"
+        return f"({col} = ? COLLATE NOCASE)"
+    params.append(node.value)
+    return f"({col} {node.cmp} ?)"
+
+
+def compile_query(query: str, text_sql: str = "id IN (SELECT rowid FROM models_fts WHERE models_fts MATCH ?)") -> tuple[str, list[Any]]:
+    """Compile ``query`` to ``(where_sql, params)``; an empty query gives ``("1", [])``.
+
+    ``text_sql`` is the SQL used for a bare word, with one ``?`` for the FTS5 phrase.
+    """
+    node = parse_query(query)
+    params: list[Any] = []
+    if node is None:
+        return "1", params
+    return _compile(node, params, text_sql), params
+
+
+def compile_order(order_by: str | None, default: str = "name, version") -> str:
+    """``"-top1, params"`` -> ``'"top1" DESC NULLS LAST, "params" ASC NULLS LAST'`` (whitelisted columns only)."""
+    if not order_by:
+        return default
+    parts = []
+    for item in str(order_by).split(","):
+        words = item.strip().split()
+        if not words:
+            continue
+        name, desc = words[0], False
+        if name.startswith("-"):
+            name, desc = name[1:], True
+        elif name.startswith("+"):
+            name = name[1:]
+        if len(words) == 2 and words[1].lower() in ("asc", "desc"):
+            desc = words[1].lower() == "desc"
+        elif len(words) > 1:
+            raise QueryError(f"cannot order by '{item.strip()}': write a field, '-field' or 'field desc'", order_by, 0)
+        field = resolve_field(name, order_by, 0)
+        parts.append(f'"{field.column}" {"DESC" if desc else "ASC"} NULLS LAST')
+    return ", ".join(parts) or default

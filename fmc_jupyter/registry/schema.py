@@ -1,0 +1,192 @@
+"""Numbered schema migrations of the registry database.
+
+Each migration is applied once, inside the same ``BEGIN IMMEDIATE`` transaction that records it in
+``schema_migrations``; several processes opening a new registry at once therefore serialise on the
+write lock and the later ones find the work done. Add a migration by appending ``(number, sql)``;
+never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS"]
+
+_V1 = """
+CREATE TABLE models (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL COLLATE NOCASE,          -- the model line; versions share it
+    version INTEGER NOT NULL DEFAULT 1,
+    family TEXT COLLATE NOCASE,
+    architecture TEXT COLLATE NOCASE,
+    task TEXT COLLATE NOCASE DEFAULT 'classification',
+    domain TEXT COLLATE NOCASE DEFAULT 'natural',
+    source_kind TEXT NOT NULL COLLATE NOCASE,   -- keras_application | keras_file | tflite_file
+    source TEXT NOT NULL DEFAULT '{}',          -- JSON: constructor and kwargs, or file facts
+    input_size INTEGER,
+    params INTEGER,
+    size_mb REAL,
+    top1 REAL,                                  -- fraction, 0..1
+    top5 REAL,
+    depth INTEGER,
+    cpu_ms REAL,
+    gpu_ms REAL,
+    pretrained_on TEXT COLLATE NOCASE,
+    license TEXT COLLATE NOCASE,
+    preprocessing TEXT COLLATE NOCASE,
+    num_classes INTEGER,
+    labels TEXT,                                -- JSON list of output labels ("type" of the model)
+    description TEXT DEFAULT '',
+    tags TEXT DEFAULT '' COLLATE NOCASE,
+    owner TEXT NOT NULL COLLATE NOCASE,
+    visibility TEXT NOT NULL DEFAULT 'private' CHECK (visibility IN ('public', 'private')),
+    parent_id INTEGER REFERENCES models(id) ON DELETE SET NULL,
+    run_id INTEGER,                             -- the training run that produced this version
+    artifact TEXT,                              -- path relative to the artifact store
+    sha256 TEXT,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    UNIQUE (name, version)
+);
+CREATE INDEX models_params ON models(params);
+CREATE INDEX models_top1 ON models(top1);
+CREATE INDEX models_size ON models(size_mb);
+CREATE INDEX models_domain ON models(domain);
+CREATE INDEX models_family ON models(family);
+CREATE INDEX models_owner ON models(owner);
+CREATE INDEX models_visibility ON models(visibility);
+CREATE INDEX models_parent ON models(parent_id);
+
+CREATE TABLE datasets (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    content_hash TEXT NOT NULL UNIQUE,
+    num_examples INTEGER NOT NULL,
+    image_shape TEXT NOT NULL,                  -- JSON [H, W, C]
+    num_classes INTEGER NOT NULL,
+    class_names TEXT NOT NULL,                  -- JSON list
+    class_counts TEXT NOT NULL,                 -- JSON list, aligned with class_names
+    source TEXT NOT NULL DEFAULT 'arrays',
+    description TEXT DEFAULT '',
+    artifact TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+-- datasets are public and never deleted
+CREATE TRIGGER datasets_never_deleted BEFORE DELETE ON datasets
+BEGIN SELECT RAISE(ABORT, 'datasets are never deleted'); END;
+
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    dataset_id INTEGER REFERENCES datasets(id),
+    owner TEXT NOT NULL COLLATE NOCASE,
+    kind TEXT NOT NULL DEFAULT 'finetune',      -- finetune | trial | lr_find
+    status TEXT NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'finished', 'failed', 'interrupted')),
+    optimizer TEXT,
+    optimizer_config TEXT,                      -- JSON
+    loss TEXT,
+    batch_size INTEGER,
+    batch_size_changes TEXT DEFAULT '[]',       -- JSON [{epoch, step, from, to, reason}]
+    learning_rate REAL,
+    epochs INTEGER,
+    config TEXT DEFAULT '{}',                   -- JSON: unfreeze, augmentation, seed, ...
+    device TEXT,
+    started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    finished_at TEXT,
+    duration_s REAL,
+    outcome TEXT,                               -- kept | kept_both | discarded
+    result_model_id INTEGER REFERENCES models(id) ON DELETE SET NULL,
+    metrics TEXT DEFAULT '{}',                  -- JSON: final/test metrics
+    confusion TEXT,                             -- JSON matrix
+    error TEXT
+);
+CREATE INDEX runs_model ON runs(model_id);
+CREATE INDEX runs_dataset ON runs(dataset_id);
+
+CREATE TABLE epochs (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    loss REAL,
+    accuracy REAL,
+    val_loss REAL,
+    val_accuracy REAL,
+    learning_rate REAL,
+    batch_size INTEGER,
+    seconds REAL,
+    extra TEXT DEFAULT '{}',
+    PRIMARY KEY (run_id, epoch)
+);
+
+CREATE TABLE rankings (
+    id INTEGER PRIMARY KEY,
+    dataset_id INTEGER REFERENCES datasets(id),
+    owner TEXT NOT NULL COLLATE NOCASE,
+    method TEXT NOT NULL,
+    per_class INTEGER,
+    seed INTEGER,
+    models_query TEXT,
+    seconds REAL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE ranking_scores (
+    ranking_id INTEGER NOT NULL REFERENCES rankings(id) ON DELETE CASCADE,
+    model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    rank INTEGER,
+    score REAL,
+    scores TEXT DEFAULT '{}',                   -- JSON: each method's score
+    stability TEXT DEFAULT '{}',                -- JSON: top1/top3 frequencies
+    seconds REAL,
+    error TEXT,
+    PRIMARY KEY (ranking_id, model_id)
+);
+
+CREATE TABLE evaluations (
+    id INTEGER PRIMARY KEY,
+    model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    dataset_id INTEGER REFERENCES datasets(id),
+    owner TEXT NOT NULL COLLATE NOCASE,
+    num_examples INTEGER,
+    accuracy REAL,
+    loss REAL,
+    metrics TEXT DEFAULT '{}',
+    confusion TEXT,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX evaluations_dataset ON evaluations(dataset_id);
+
+CREATE TABLE aliases (
+    name TEXT NOT NULL COLLATE NOCASE,          -- model line
+    alias TEXT NOT NULL COLLATE NOCASE,         -- production, candidate, ...
+    model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    set_by TEXT NOT NULL,
+    set_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (name, alias)
+);
+
+CREATE TABLE comments (
+    id INTEGER PRIMARY KEY,
+    model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    author TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX comments_model ON comments(model_id);
+
+-- full-text search over the words people type; kept in sync by triggers
+CREATE VIRTUAL TABLE models_fts USING fts5(name, description, tags, family, architecture, content='models', content_rowid='id');
+CREATE TRIGGER models_fts_ai AFTER INSERT ON models BEGIN
+  INSERT INTO models_fts(rowid, name, description, tags, family, architecture)
+  VALUES (new.id, new.name, new.description, new.tags, new.family, new.architecture);
+END;
+CREATE TRIGGER models_fts_ad AFTER DELETE ON models BEGIN
+  INSERT INTO models_fts(models_fts, rowid, name, description, tags, family, architecture)
+  VALUES ('delete', old.id, old.name, old.description, old.tags, old.family, old.architecture);
+END;
+CREATE TRIGGER models_fts_au AFTER UPDATE ON models BEGIN
+  INSERT INTO models_fts(models_fts, rowid, name, description, tags, family, architecture)
+  VALUES ('delete', old.id, old.name, old.description, old.tags, old.family, old.architecture);
+  INSERT INTO models_fts(rowid, name, description, tags, family, architecture)
+  VALUES (new.id, new.name, new.description, new.tags, new.family, new.architecture);
+END;
+"""
+
+#: (number, SQL). Migration 1 also seeds the catalog (see ``registry.catalog``).
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1)]
