@@ -1,0 +1,103 @@
+"""The ``%findcnn`` subcommands: one small module per subcommand.
+
+Each module defines ``COMMANDS``: a list of :class:`Command` (name, one-line help, a function that adds
+its arguments to an :class:`argparse.ArgumentParser`, and ``run(args, ctx)`` that calls ONE library
+function and returns its result object). The magic (:mod:`fmc_jupyter.magics`) owns the parsing
+machinery; these modules know nothing about IPython beyond the :class:`Context` they are handed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import keyword
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import InputError, NotFoundError
+
+__all__ = ["Command", "Context", "all_commands", "unquote", "MODULES"]
+
+# subcommand modules, in the order the help lists them
+MODULES = ["search", "show", "runs", "datasets", "publish", "ui"]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: ``%findcnn <name> ...``."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[Any], None]
+    run: Callable[[Any, "Context"], Any]
+    # options whose value may itself start with "-" (e.g. ``--order -top1``)
+    dash_values: tuple[str, ...] = ()
+    description: str = ""
+
+
+def unquote(text: str) -> str:
+    """Drop one pair of surrounding quotes: the magic keeps quotes so queries survive tokenising."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+@dataclass
+class Context:
+    """What a subcommand may use: the registry and the notebook's namespace (``user_ns``)."""
+
+    registry: Any
+    namespace: dict[str, Any] = field(default_factory=dict)
+    evaluate: Callable[[str], Any] | None = None  # evaluates an expression in the user namespace
+
+    def value(self, name: str, what: str = "variable") -> Any:
+        """The value of ``name``: a notebook variable, or an expression over notebook variables (``x[:100]``)."""
+        name = unquote(name)
+        if name.isidentifier() and not keyword.iskeyword(name):
+            if name in self.namespace:
+                return self.namespace[name]
+            raise InputError(f"no {what} '{name}' in the notebook namespace; define it first, or check the spelling")
+        if self.evaluate is None:
+            raise InputError(f"'{name}' is not a variable name")
+        try:
+            return self.evaluate(name)
+        except Exception as exc:  # the user's expression failed: say which and why, no traceback
+            raise InputError(f"cannot evaluate '{name}' in the notebook namespace: {type(exc).__name__}: {exc}") from None
+
+    def labelled(self, x_name: str, y_name: str | None) -> tuple[Any, Any]:
+        """Images and labels named by the user.
+
+        ``x_name`` and ``y_name`` name notebook variables (arrays, or expressions over them). With
+        ``y_name`` omitted, ``x_name`` names a registry dataset (or a variable holding a dataset record,
+        a dataset name, or ``LabelledImages``), whose stored arrays are loaded.
+        """
+        from ..arrays import LabelledImages
+        from ..records import DatasetRecord
+
+        if y_name is not None:
+            return self.value(x_name), self.value(y_name)
+        key = unquote(x_name)
+        value = self.namespace.get(key, key) if key.isidentifier() else key
+        if isinstance(value, LabelledImages):
+            return value.x, value.y
+        if isinstance(value, (DatasetRecord, str)):
+            try:
+                data = self.registry.load_dataset(value)
+            except NotFoundError:
+                if isinstance(value, str) and key not in self.namespace:
+                    raise InputError(f"'{key}' is neither a notebook variable nor a registry dataset; pass images "
+                                     f"and labels as two variables (x y), or add a dataset with %findcnn dataset add"
+                                     ) from None
+                raise
+            return data.x, data.y
+        raise InputError(f"'{key}' holds a {type(value).__name__}; pass images and labels as two variables (x y), "
+                         "or name a registry dataset")
+
+
+def all_commands() -> dict[str, Command]:
+    """Every subcommand by name, in help order."""
+    commands: dict[str, Command] = {}
+    for module_name in MODULES:
+        for command in importlib.import_module(f"{__name__}.{module_name}").COMMANDS:
+            commands[command.name] = command
+    return commands
