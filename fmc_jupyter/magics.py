@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import shlex
+import re
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -79,15 +79,16 @@ def findcnn_help() -> str:
     return "\n".join(lines)
 
 
+# a token: runs of non-space characters and quoted strings ('a~"b c"' is one token, quotes kept)
+_TOKEN = re.compile(r"""(?:[^\s"']+|"[^"]*"|'[^']*')+""")
+
+
 def split_line(line: str, dash_values: tuple[str, ...] = ()) -> list[str]:
     """Split a magic line on whitespace, keeping quotes (queries use them) and joining ``--opt -value``."""
-    lexer = shlex.shlex(line, posix=False)
-    lexer.whitespace_split = True
-    lexer.commenters = ""
-    try:
-        tokens = list(lexer)
-    except ValueError as exc:
-        raise UsageError(f"findcnn: {exc} in: {line.strip()}") from None
+    tokens = _TOKEN.findall(line)
+    rest = _TOKEN.sub(" ", line).strip()
+    if rest:  # only an unbalanced quote is left over
+        raise UsageError(f"findcnn: no closing quotation for {rest[0]} in: {line.strip()}")
     joined: list[str] = []
     i = 0
     while i < len(tokens):

@@ -1,0 +1,262 @@
+"""``fmc.ui()`` / ``%findcnn ui``: an ipywidgets model browser over the same library functions as the magics.
+
+The filters (parameters, size, top-1, input size, domain, family) are composed into the query language
+(:func:`compose_query`) and handed to ``Registry.search``, so what the browser shows is exactly what
+``reg.search(browser.query_text)`` returns. "rank on my data" calls :func:`fmc_jupyter.rank.rank` with
+the chosen notebook variables; "fine-tune" calls :func:`fmc_jupyter.finetune.finetune` and plots each
+epoch as it ends.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import FmcError
+
+__all__ = ["ui", "ModelBrowser", "compose_query", "ANY"]
+
+ANY = "any"
+PARAMS_RANGE_M = (0.3, 200.0)  # params slider range, millions (log scale); the top end means "no limit"
+SIZE_RANGE_MB = (1.0, 600.0)  # size slider range, MB (log scale); the top end means "no limit"
+QUERY_HINT = ("<small>field op value, joined by <code>and</code> / <code>or</code> / <code>not</code> and "
+              "parentheses: <code>domain=natural and params&lt;5M and (top1&gt;=75% or family=mobilenet)</code>. "
+              "Ops <code>= != &lt; &lt;= &gt; &gt;= ~</code> (~ contains); units 5M, 300K, 100MB, 75%, 224px, "
+              "20ms; bare words search names, descriptions and tags.</small>")
+TABLE_COLUMNS = ["id", "name", "version", "family", "domain", "input_size", "params", "size_mb", "top1", "cpu_ms",
+                 "owner", "visibility"]
+
+
+def _number(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def compose_query(text: str = "", *, max_params_m: float | None = None, max_size_mb: float | None = None,
+                  min_top1: float | None = None, input_size: int | None = None, domain: str | None = None,
+                  family: str | None = None) -> str:
+    """The query language text for a free-text query plus filter values (``None`` = no filter).
+
+    ``max_params_m`` in millions, ``max_size_mb`` in MB, ``min_top1`` as a percentage (0-100).
+    The free text is parenthesised so its ``or`` cannot swallow the filters.
+    """
+    parts = [f"({text.strip()})"] if text and text.strip() else []
+    if max_params_m is not None:
+        parts.append(f"params<={_number(max_params_m)}M")
+    if max_size_mb is not None:
+        parts.append(f"size<={_number(max_size_mb)}MB")
+    if min_top1 is not None:
+        parts.append(f"top1>={_number(min_top1)}%")
+    if input_size is not None:
+        parts.append(f"input={int(input_size)}px")
+    if domain is not None:
+        parts.append(f'domain="{domain}"')
+    if family is not None:
+        parts.append(f'family="{family}"')
+    return " and ".join(parts)
+
+
+def _html_frame(frame: pd.DataFrame, max_rows: int = 50) -> str:
+    """A DataFrame as an escaped HTML table (registry text is never trusted as HTML)."""
+    if frame is None or not len(frame):
+        return "<i>no rows</i>"
+    shown = frame.head(max_rows).copy()
+    for col in ("top1", "top5", "best_val_accuracy"):
+        if col in shown:
+            shown[col] = shown[col].map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v))
+                                        else f"{v * 100:.1f}%")
+    more = f"<small>{len(frame) - max_rows} more rows</small>" if len(frame) > max_rows else ""
+    return shown.to_html(index=False, escape=True, na_rep="–", border=0, classes="fmc-table") + more
+
+
+def _error_html(exc: Exception) -> str:
+    return f"<pre style='color:#b00020;white-space:pre-wrap'>{html.escape(str(exc))}</pre>"
+
+
+def _array_variables(namespace: dict[str, Any]) -> list[str]:
+    """Names of the notebook's public variables holding numpy arrays (candidate x / y)."""
+    return sorted(k for k, v in namespace.items() if not k.startswith("_") and isinstance(v, np.ndarray))
+
+
+class ModelBrowser:
+    """The widget tree and its behaviour. Display it (it is the last value of a cell) or use ``.widget``.
+
+    Attributes hold the results of the last action: ``results`` (DataFrame), ``selected`` (ModelRecord),
+    ``ranking`` and ``training_run``.
+    """
+
+    def __init__(self, registry, query: str = "", namespace: dict[str, Any] | None = None):
+        import ipywidgets as w
+
+        self.registry = registry
+        self.namespace = namespace if namespace is not None else _notebook_namespace()
+        self.results: pd.DataFrame = pd.DataFrame()
+        self.selected = None
+        self.ranking = None
+        self.training_run = None
+
+        catalog = registry.search("", columns=["family", "domain", "input_size"], limit=None)
+        families = sorted({f for f in catalog["family"].dropna()})
+        domains = sorted({d for d in catalog["domain"].dropna()})
+        sizes = sorted({int(s) for s in catalog["input_size"].dropna()})
+
+        self.query = w.Text(value=query, placeholder="domain=natural and params<5M", description="query",
+                            continuous_update=False, layout=w.Layout(width="60%"))
+        self.hint = w.HTML(QUERY_HINT)
+        self.max_params = w.FloatLogSlider(value=PARAMS_RANGE_M[1], base=10, min=math.log10(PARAMS_RANGE_M[0]),
+                                           max=math.log10(PARAMS_RANGE_M[1]), step=0.05, description="params ≤ M",
+                                           continuous_update=False, readout_format=".3g")
+        self.max_size = w.FloatLogSlider(value=SIZE_RANGE_MB[1], base=10, min=math.log10(SIZE_RANGE_MB[0]),
+                                         max=math.log10(SIZE_RANGE_MB[1]), step=0.05, description="size ≤ MB",
+                                         continuous_update=False, readout_format=".3g")
+        self.min_top1 = w.IntSlider(value=0, min=0, max=90, step=1, description="top-1 ≥ %",
+                                    continuous_update=False)
+        self.input_size = w.Dropdown(options=[ANY, *sizes], value=ANY, description="input px")
+        self.domain = w.Dropdown(options=[ANY, *domains], value=ANY, description="domain")
+        self.family = w.Dropdown(options=[ANY, *families], value=ANY, description="family")
+        self.limit = w.BoundedIntText(value=50, min=1, max=10000, description="max rows")
+        self.status = w.HTML()
+        self.table = w.HTML()
+        self.model = w.Dropdown(options=[], description="model", layout=w.Layout(width="50%"))
+        self.card = w.HTML()
+
+        self.x_var = w.Dropdown(options=[], description="x (images)")
+        self.y_var = w.Dropdown(options=[], description="y (labels)")
+        self.refresh_button = w.Button(description="refresh variables", icon="refresh")
+        self.rank_button = w.Button(description="rank on my data", button_style="primary")
+        self.epochs = w.BoundedIntText(value=3, min=1, max=500, description="epochs")
+        self.finetune_button = w.Button(description="fine-tune", button_style="warning")
+        self.output = w.Output()
+
+        for control in (self.query, self.max_params, self.max_size, self.min_top1, self.input_size, self.domain,
+                        self.family, self.limit):
+            control.observe(lambda _change: self.refresh(), names="value")
+        self.model.observe(lambda _change: self.show_model(), names="value")
+        self.refresh_button.on_click(lambda _b: self.refresh_variables())
+        self.rank_button.on_click(lambda _b: self.rank_on_my_data())
+        self.finetune_button.on_click(lambda _b: self.finetune_selected())
+
+        filters = w.VBox([w.HBox([self.max_params, self.max_size, self.min_top1]),
+                          w.HBox([self.input_size, self.domain, self.family, self.limit])])
+        actions = w.VBox([w.HBox([self.x_var, self.y_var, self.refresh_button]),
+                          w.HBox([self.rank_button, self.epochs, self.finetune_button])])
+        self.widget = w.VBox([self.query, self.hint, filters, self.status, self.table, self.model, self.card,
+                              actions, self.output])
+        self.refresh_variables()
+        self.refresh()
+
+    # ------------------------------------------------------------------ display
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # ------------------------------------------------------------------ search
+    @property
+    def query_text(self) -> str:
+        """The query the filters and the search box compose to."""
+        at_max = lambda slider, top: slider.value >= top * 0.999  # noqa: E731  (slider at its end = no limit)
+        return compose_query(
+            self.query.value,
+            max_params_m=None if at_max(self.max_params, PARAMS_RANGE_M[1]) else self.max_params.value,
+            max_size_mb=None if at_max(self.max_size, SIZE_RANGE_MB[1]) else self.max_size.value,
+            min_top1=self.min_top1.value or None,
+            input_size=None if self.input_size.value == ANY else self.input_size.value,
+            domain=None if self.domain.value == ANY else self.domain.value,
+            family=None if self.family.value == ANY else self.family.value,
+        )
+
+    def refresh(self) -> pd.DataFrame:
+        """Run the composed query (``Registry.search``) and show the results table."""
+        text = self.query_text
+        try:
+            self.results = self.registry.search(text, order_by="-top1", limit=self.limit.value)
+        except FmcError as exc:
+            self.status.value = _error_html(exc)
+            return self.results
+        self.status.value = (f"<code>{html.escape(text) or '(all models)'}</code>: "
+                             f"{len(self.results)} model(s)")
+        shown = [c for c in TABLE_COLUMNS if c in self.results]
+        self.table.value = _html_frame(self.results[shown])
+        previous = self.model.value
+        options = [(f"{r.name}:v{r.version} (id {r.id})", int(r.id)) for r in self.results.itertuples()]
+        self.model.options = options
+        ids = [value for _label, value in options]
+        self.model.value = previous if previous in ids else (ids[0] if ids else None)
+        return self.results
+
+    def show_model(self) -> None:
+        """The model card of the chosen model: metadata, its versions and its training runs."""
+        if self.model.value is None:
+            self.selected, self.card.value = None, ""
+            return
+        try:
+            self.selected = self.registry.model(self.model.value)
+            versions = self.registry.versions(self.selected.id)
+            runs = self.registry.runs(self.selected.id)
+        except FmcError as exc:
+            self.card.value = _error_html(exc)
+            return
+        self.card.value = (self.selected._repr_html_() + "<h5>versions</h5>" + _html_frame(versions)
+                           + "<h5>training runs</h5>" + _html_frame(runs))
+
+    # ------------------------------------------------------------------ actions on the user's data
+    def refresh_variables(self) -> None:
+        """Offer the notebook's array variables as x and y."""
+        names = _array_variables(self.namespace)
+        for dropdown, guess in ((self.x_var, ("x", "x_train", "images", "X")), (self.y_var, ("y", "y_train", "labels"))):
+            previous = dropdown.value
+            dropdown.options = names
+            if previous in names:
+                dropdown.value = previous
+            else:
+                dropdown.value = next((g for g in guess if g in names), names[0] if names else None)
+
+    def _xy(self):
+        if self.x_var.value is None or self.y_var.value is None:
+            raise FmcError("choose the notebook variables holding images (x) and labels (y); define them first, "
+                           "then press 'refresh variables'")
+        return self.namespace[self.x_var.value], self.namespace[self.y_var.value]
+
+    def rank_on_my_data(self):
+        """Rank the models in the results table on the chosen x / y (:func:`fmc_jupyter.rank.rank`)."""
+        from IPython.display import display
+
+        from .rank import rank
+
+        self.output.clear_output()
+        try:
+            x, y = self._xy()
+            if not len(self.results):
+                raise FmcError("no models to rank: loosen the filters until the table lists some")
+            with self.output:
+                self.ranking = rank(x, y, models=[int(i) for i in self.results["id"]], registry=self.registry)
+        except FmcError as exc:
+            self.status.value = _error_html(exc)
+            return None
+        with self.output:
+            display(self.ranking)
+        self.status.value = f"ranked {len(self.results)} model(s) on {self.x_var.value} / {self.y_var.value}"
+        return self.ranking
+
+
+def _notebook_namespace() -> dict[str, Any]:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with Jupyter
+        return {}
+    shell = get_ipython()
+    return shell.user_ns if shell is not None else {}
+
+
+def ui(registry=None, query: str = "", namespace: dict[str, Any] | None = None) -> ModelBrowser:
+    """The model browser over ``registry`` (default: the embedded registry), starting from ``query``.
+
+    ``namespace`` is where x / y variables are looked up (default: the notebook's namespace).
+    """
+    if registry is None:
+        from . import open_registry
+
+        registry = open_registry()
+    return ModelBrowser(registry, query=query, namespace=namespace)

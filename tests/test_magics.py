@@ -1,0 +1,186 @@
+"""``%findcnn`` / ``%%findcnn`` in a real IPython InteractiveShell, against a real registry file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+from fmc_jupyter.magics import FindCnnMagics, split_line
+from fmc_jupyter.records import DatasetRecord, ModelRecord, RunRecord
+from fmc_jupyter.widgets import ModelBrowser
+
+
+@pytest.fixture
+def shell(tmp_registry):
+    """The IPython shell with the extension loaded and its magics pointed at ``tmp_registry``."""
+    sh = InteractiveShell.instance()
+    sh.reset(new_session=False)
+    sh.extension_manager.load_extension("fmc_jupyter")
+    sh.magics_manager.registry["FindCnnMagics"].registry = tmp_registry
+    yield sh
+    sh.reset(new_session=False)
+
+
+def findcnn(sh, line, cell=None):
+    if cell is None:
+        return sh.run_line_magic("findcnn", line)
+    return sh.run_cell_magic("findcnn", line, cell)
+
+
+@pytest.fixture
+def own_model(tmp_registry) -> int:
+    """A private model row owned by alice (bulk-inserted: no file needed for visibility changes)."""
+    (model_id,) = tmp_registry.insert_models([{"name": "alices-net", "version": 1, "source_kind": "keras_file",
+                                               "family": "mobilenet", "params": 123456, "visibility": "private"}])
+    return model_id
+
+
+def test_load_extension_registers_line_and_cell_magics(shell):
+    magics = shell.magics_manager.magics
+    assert "findcnn" in magics["line"] and "findcnn" in magics["cell"]
+    assert isinstance(shell.magics_manager.registry["FindCnnMagics"], FindCnnMagics)
+
+
+def test_search_returns_the_registry_result_and_o_stores_it(shell, tmp_registry):
+    result = findcnn(shell, "search family=mobilenet and params<2M --limit 5 -o hits")
+    expected = tmp_registry.search("family=mobilenet and params<2M", order_by="-top1", limit=5)
+    assert isinstance(result, pd.DataFrame)
+    pd.testing.assert_frame_equal(result, expected)
+    assert shell.user_ns["hits"] is result
+    assert list(result["top1"]) == sorted(result["top1"], reverse=True)
+
+
+def test_search_order_with_a_dash_value_and_ascending(shell):
+    down = findcnn(shell, "search family=resnet --order -params --limit 0")
+    up = findcnn(shell, "search family=resnet --order params --limit 0")
+    assert len(down) == len(up) > 3
+    assert list(down["params"]) == sorted(down["params"], reverse=True)
+    assert list(up["params"]) == sorted(up["params"])
+
+
+def test_quoted_phrase_survives_tokenising(shell, tmp_registry):
+    result = findcnn(shell, 'search description~"alpha=0.25" --limit 0')
+    assert len(result) and all("alpha=0.25" in d for d in result["description"])
+    assert split_line('a~"b c" --order -top1', ("--order",)) == ['a~"b c"', "--order=-top1"]
+
+
+def test_cell_magic_takes_the_long_query_from_the_body(shell, tmp_registry):
+    body = "domain=natural\n  and (family=mobilenet or family=efficientnet)\n  and top1 >= 70%\n"
+    result = findcnn(shell, "search --limit 0 -o long", body)
+    expected = tmp_registry.search(body, order_by="-top1", limit=None)
+    pd.testing.assert_frame_equal(result, expected)
+    assert set(result["family"]) <= {"mobilenet", "efficientnet"} and (result["top1"] >= 0.70).all()
+    assert len(result) > 0 and shell.user_ns["long"] is result
+
+
+def test_show_by_name_version_and_id(shell, tmp_registry):
+    card = findcnn(shell, "show MobileNetV2")
+    assert isinstance(card, ModelRecord) and card.name == "MobileNetV2"
+    assert findcnn(shell, "show MobileNetV2:v1").id == card.id
+    assert findcnn(shell, f"show {card.id} -o card").name == "MobileNetV2"
+    assert shell.user_ns["card"].id == card.id
+    assert "MobileNetV2:v1" in card._repr_html_()
+
+
+def test_runs_lists_and_shows_runs(shell, tmp_registry):
+    run_id = tmp_registry.start_run("MobileNet_0.25_224", optimizer="adam", learning_rate=1e-3, epochs=1)
+    tmp_registry.log_epoch(run_id, 1, loss=0.9, accuracy=0.5, val_accuracy=0.4)
+    tmp_registry.finish_run(run_id)
+    table = findcnn(shell, "runs MobileNet_0.25_224")
+    assert list(table["id"]) == [run_id] and table.iloc[0]["status"] == "finished"
+    assert len(findcnn(shell, "runs MobileNetV2")) == 0
+    run = findcnn(shell, f"runs --id {run_id}")
+    assert isinstance(run, RunRecord) and run.history[0]["val_accuracy"] == pytest.approx(0.4)
+
+
+def test_dataset_add_and_datasets(shell, tmp_registry):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (12, 8, 8, 3), dtype=np.uint8)
+    y = np.repeat([0, 1, 2], 4)
+    shell.user_ns.update(x=x, y=y, names=["a", "b", "c"])
+    before = x.copy()
+    record = findcnn(shell, "dataset add x y --name tiny --class-names names -o ds")
+    assert isinstance(record, DatasetRecord) and record.name == "tiny" and record.class_names == ["a", "b", "c"]
+    assert shell.user_ns["ds"] is record
+    np.testing.assert_array_equal(x, before)
+    loaded = tmp_registry.load_dataset("tiny")
+    np.testing.assert_array_equal(loaded.x, x)
+    # an expression over notebook variables is a valid <x>/<y>
+    sub = findcnn(shell, "dataset add x[:6] y[:6] --name 'tiny head'")
+    assert sub.num_examples == 6 and sub.name == "tiny head"
+    assert list(findcnn(shell, "datasets")["name"]) == ["tiny", "tiny head"]
+
+
+def test_publish_and_unpublish_change_visibility(shell, tmp_registry, bob_registry, own_model):
+    assert bob_registry.count("name=alices-net") == 0
+    published = findcnn(shell, "publish alices-net")
+    assert published.visibility == "public" and bob_registry.count("name=alices-net") == 1
+    assert findcnn(shell, f"unpublish {own_model}").visibility == "private"
+    assert tmp_registry.model(own_model).visibility == "private" and bob_registry.count("name=alices-net") == 0
+
+
+def test_ui_subcommand_returns_the_browser(shell):
+    browser = findcnn(shell, "ui family=vgg")
+    assert isinstance(browser, ModelBrowser)
+    assert set(browser.results["family"]) == {"vgg"}
+
+
+@pytest.mark.parametrize("line, message", [
+    ("search top9>3", "unknown field 'top9'"),
+    ("search params<<5M", "params"),
+    ("show MobileNetV9", "Did you mean 'MobileNetV2'"),
+    ("show", "the following arguments are required: model"),
+    ("frobnicate", "unknown subcommand 'frobnicate'"),
+    ("serch family=vgg", "Did you mean search"),
+    ("search --limit many", "invalid int value"),
+    ("search --bogus 3", "unrecognized arguments: --bogus"),
+    ("dataset add nope y --name z", "no variable 'nope'"),
+    ("dataset add x[::0] x --name z", "cannot evaluate 'x[::0]'"),
+    ("dataset remove x y --name z", "invalid choice: 'remove'"),
+    ("dataset add x y", "--name"),
+    ("publish MobileNet", "belongs to catalog"),
+    ("runs --id 999", "no training run 999"),
+    ("search family=vgg -o 1bad", "-o needs a variable name"),
+    ('search name~"open', "no closing quotation"),
+])
+def test_user_errors_are_one_usage_error(shell, line, message):
+    shell.user_ns["x"] = np.zeros((4, 8, 8, 3), dtype=np.uint8)
+    with pytest.raises(UsageError) as info:
+        findcnn(shell, line)
+    assert message in str(info.value)
+    assert "Traceback" not in str(info.value)
+
+
+def test_errors_in_a_cell_print_one_line_and_no_traceback(shell, capsys):
+    result = shell.run_cell("%findcnn show MobileNetV9")
+    captured = capsys.readouterr()
+    assert isinstance(result.error_in_exec, UsageError)
+    text = captured.out + captured.err
+    assert "UsageError: no model 'MobileNetV9'" in text
+    assert "Traceback" not in text and "File " not in text
+    # argparse problems do not raise SystemExit (which would stop the kernel's cell silently)
+    result = shell.run_cell("%findcnn search --limit")
+    assert isinstance(result.error_in_exec, UsageError)
+
+
+def test_help_prints_real_help_and_returns_nothing(shell, capsys):
+    shell.run_cell("%findcnn?")
+    overview = capsys.readouterr().out
+    for sub in ("search", "show", "runs", "datasets", "dataset", "publish", "unpublish", "ui"):
+        assert f"%findcnn {sub}" in overview
+    assert findcnn(shell, "search --help") is None
+    search_help = capsys.readouterr().out
+    assert "usage: findcnn search" in search_help and "--order" in search_help and "top1" in search_help
+    assert findcnn(shell, "") is None
+    assert "Subcommands:" in capsys.readouterr().out
+
+
+def test_default_registry_follows_fmc_registry(tmp_path, monkeypatch):
+    monkeypatch.setenv("FMC_REGISTRY", str(tmp_path / "a" / "registry.db"))
+    magics = FindCnnMagics(shell=None)
+    assert magics.registry.path == (tmp_path / "a" / "registry.db").resolve()
+    monkeypatch.setenv("FMC_REGISTRY", str(tmp_path / "b" / "registry.db"))
+    assert magics.registry.path == (tmp_path / "b" / "registry.db").resolve()
