@@ -223,13 +223,13 @@ class ModelBrowser:
         """Rank the models in the results table on the chosen x / y (:func:`fmc_jupyter.rank.rank`)."""
         from IPython.display import display
 
-        from .rank import rank
-
         self.output.clear_output()
         try:
             x, y = self._xy()
             if not len(self.results):
                 raise FmcError("no models to rank: loosen the filters until the table lists some")
+            from .rank import rank
+
             with self.output:
                 self.ranking = rank(x, y, models=[int(i) for i in self.results["id"]], registry=self.registry)
         except FmcError as exc:

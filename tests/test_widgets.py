@@ -1,0 +1,88 @@
+"""The ipywidgets model browser: set widget values, click buttons, check results and the registry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fmc_jupyter.widgets import ANY, ModelBrowser, compose_query, ui
+
+
+@pytest.fixture
+def browser(tmp_registry) -> ModelBrowser:
+    return ui(tmp_registry, namespace={})
+
+
+def test_compose_query_builds_the_query_language():
+    assert compose_query() == ""
+    assert compose_query("mobilenet or resnet", max_params_m=5, min_top1=70) == \
+        "(mobilenet or resnet) and params<=5M and top1>=70%"
+    assert compose_query(max_size_mb=12.5, input_size=224, domain="natural", family="efficientnetv2") == \
+        'size<=12.5MB and input=224px and domain="natural" and family="efficientnetv2"'
+
+
+def test_filters_update_the_results_table(browser, tmp_registry):
+    everything = len(browser.results)
+    assert everything == min(50, tmp_registry.count(""))
+    browser.max_params.value = 5.0
+    browser.min_top1.value = 70
+    assert browser.query_text == "params<=5M and top1>=70%"
+    pd.testing.assert_frame_equal(browser.results, tmp_registry.search(browser.query_text, order_by="-top1", limit=50))
+    assert len(browser.results) > 0
+    assert (browser.results["params"] <= 5e6).all() and (browser.results["top1"] >= 0.70).all()
+    browser.family.value = "mobilenetv3"
+    browser.input_size.value = 224
+    assert set(browser.results["family"]) == {"mobilenetv3"} and set(browser.results["input_size"]) == {224}
+    assert "MobileNetV3Large" in browser.table.value
+    browser.max_size.value = 1.5  # no MobileNetV3 is that small
+    assert len(browser.results) == 0 and "no rows" in browser.table.value
+    assert browser.model.value is None and browser.selected is None
+
+
+def test_query_box_combines_with_filters_and_reports_errors(browser):
+    browser.domain.value = "natural"
+    browser.query.value = "family=vgg or family=resnet"
+    assert browser.query_text == '(family=vgg or family=resnet) and domain="natural"'
+    good = browser.results.copy()
+    assert set(good["family"]) == {"vgg", "resnet"}
+    browser.query.value = "family=vgg and top9>1"
+    assert "unknown field &#x27;top9&#x27;" in browser.status.value
+    pd.testing.assert_frame_equal(browser.results, good)  # the last good results stay on screen
+
+
+def test_model_card_shows_metadata_versions_and_runs(browser, tmp_registry):
+    run_id = tmp_registry.start_run("MobileNet_0.25_224", optimizer="adam", epochs=1)
+    tmp_registry.finish_run(run_id)
+    browser.query.value = "name=MobileNet_0.25_224"
+    record = tmp_registry.model("MobileNet_0.25_224")
+    assert browser.model.value == record.id and browser.selected.id == record.id
+    card = browser.card.value
+    assert "MobileNet_0.25_224:v1" in card and "versions" in card and "training runs" in card
+    assert f"<td>{run_id}</td>" in card
+    browser.query.value = "family=vgg"
+    assert browser.selected.family == "vgg" and "VGG" in browser.card.value
+
+
+def test_variables_are_offered_and_missing_ones_reported(tmp_registry):
+    namespace = {"x_train": np.zeros((4, 8, 8, 3)), "y_train": np.arange(4), "note": "text", "_hidden": np.ones(2)}
+    browser = ui(tmp_registry, namespace=namespace)
+    assert list(browser.x_var.options) == ["x_train", "y_train"]
+    assert (browser.x_var.value, browser.y_var.value) == ("x_train", "y_train")
+    namespace["labels"] = np.arange(4)
+    browser.refresh_button.click()
+    assert "labels" in browser.y_var.options and browser.y_var.value == "y_train"
+
+    empty = ui(tmp_registry, namespace={})
+    empty.rank_button.click()
+    assert "choose the notebook variables" in empty.status.value and empty.ranking is None
+
+
+def test_ui_opens_the_default_registry(monkeypatch, tmp_path):
+    monkeypatch.setenv("FMC_REGISTRY", str(tmp_path / "default.db"))
+    browser = ui(query="family=xception", namespace={})
+    assert browser.registry.path == (tmp_path / "default.db").resolve()
+    assert list(browser.results["name"]) == ["Xception"]
+    assert browser.input_size.options[0] == ANY
+    bundle = browser._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
