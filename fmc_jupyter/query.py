@@ -122,7 +122,13 @@ class Node:
     pos: int = 0
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _tokenize(query: str) -> list[Token]:
+    bad = _CONTROL.search(query)
+    if bad:
+        raise QueryError(f"the query contains a control character ({bad.group()!r}); remove it", query, bad.start())
     tokens, pos = [], 0
     while pos < len(query):
         m = _TOKEN.match(query, pos)
