@@ -9,29 +9,40 @@ __all__ = ["main"]
 
 
 def quickstart(args: argparse.Namespace) -> int:
-    """Open the default registry (seeding it on first use), search it and show the top model."""
-    import pandas as pd
+    """Execute ``example_notebooks/quickstart.ipynb`` end to end in a real kernel (nbclient).
 
-    from . import open_registry
+    Writes the executed notebook, its HTML rendering and the fine-tuning report into ``args.output``.
+    The kernel uses the default registry (``$FMC_REGISTRY`` or the Jupyter data dir) unless
+    ``--registry`` names another file.
+    """
+    from pathlib import Path
 
-    reg = open_registry(args.registry)
-    print(f"Registry: {reg.path}  ({reg.count()} models visible to {reg.user})")
-    query = args.query
-    hits = reg.search(query, order_by="-top1", limit=10)
-    print(f"\nsearch({query!r}, order_by='-top1'):")
-    with pd.option_context("display.width", 160, "display.max_columns", 12):
-        print(hits[["name", "family", "input_size", "params", "size_mb", "top1", "cpu_ms"]].to_string(index=False))
-    if len(hits):
-        print("\nTop model:", reg.model(int(hits.iloc[0]["id"])))
+    from .errors import FmcError
+    from .notebooks import example_notebooks_dir, execute_notebook
+
+    env = {"FMC_REGISTRY": str(Path(args.registry).expanduser().resolve())} if args.registry else {}
+    output = Path(args.output)
+    try:
+        notebook = example_notebooks_dir() / "quickstart.ipynb"
+        print(f"executing {notebook} in a fresh kernel (output: {output.resolve()}) ...", flush=True)
+        executed = execute_notebook(notebook, output, timeout=args.timeout, env=env)
+    except FmcError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"executed notebook: {executed}")
+    for name in sorted(p.name for p in output.iterdir() if p.is_file() and p != executed):
+        print(f"                   {output.resolve() / name}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fmc", description="Find My CNN command line")
     sub = parser.add_subparsers(dest="command", required=True)
-    q = sub.add_parser("quickstart", help="search the catalog of the default registry")
+    q = sub.add_parser("quickstart", help="run example_notebooks/quickstart.ipynb end to end in a real kernel")
     q.add_argument("--registry", default=None, help="registry file (default: $FMC_REGISTRY or the Jupyter data dir)")
-    q.add_argument("--query", default="params<10M and top1>=70%", help="search query")
+    q.add_argument("--output", default="quickstart-output",
+                   help="folder for the executed notebook, its HTML and the report (default: ./quickstart-output)")
+    q.add_argument("--timeout", type=int, default=1800, help="seconds one cell may run (default 1800)")
     q.set_defaults(func=quickstart)
     args = parser.parse_args(argv)
     return args.func(args)
