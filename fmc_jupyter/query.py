@@ -310,6 +310,10 @@ def _compile(node: Node, params: list[Any], text_sql: str) -> str:
             return f"({col} IS NULL OR {col} != ? COLLATE NOCASE)"
         return f"({col} = ? COLLATE NOCASE)"
     params.append(node.value)
+    if node.cmp in ("<", "<=", ">", ">="):
+        # Unary + keeps ranges out of index selection: without STAT4, SQLite guesses every range keeps 1/4 of the
+        # rows and picks a range index over the ORDER BY index, then sorts most of the table.
+        return f"(+{col} {node.cmp} ?)"
     return f"({col} {node.cmp} ?)"
 
 
@@ -325,7 +329,7 @@ def compile_query(query: str, text_sql: str = "id IN (SELECT rowid FROM models_f
     return _compile(node, params, text_sql), params
 
 
-def compile_order(order_by: str | None, default: str = "name, version") -> str:
+def compile_order(order_by: str | None, default: str = '"top1" DESC NULLS LAST, "name" ASC') -> str:
     """``"-top1, params"`` -> ``'"top1" DESC NULLS LAST, "params" ASC NULLS LAST'`` (whitelisted columns only)."""
     if not order_by:
         return default

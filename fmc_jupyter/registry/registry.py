@@ -175,7 +175,7 @@ class Registry:
                columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Models matching ``query`` (see :mod:`fmc_jupyter.query`) that the current user may see.
 
-        ``order_by``: comma-separated fields, ``-`` for descending (``"-top1, params"``).
+        ``order_by``: comma-separated fields, ``-`` for descending (``"-top1, params"``); default best top-1 first.
         Returns a DataFrame with one row per model version (top-1/top-5 as fractions).
         """
         where, params = compile_query(query)
@@ -247,16 +247,21 @@ class Registry:
 
     # ------------------------------------------------------------------ models: changes
     def insert_models(self, rows: Sequence[dict[str, Any]]) -> list[int]:
-        """Insert model rows as they are (bulk loading, benchmarks). Owner defaults to the current user."""
-        ids = []
+        """Bulk-insert model rows as they are (catalog imports, benchmarks); returns their ids.
+
+        Owner defaults to the current user; ``source``/``labels`` may be given as Python objects.
+        """
+        prepared = []
+        for row in rows:
+            row = {"owner": self.user, "source": "{}", **row}
+            for key in ("source", "labels"):
+                if not isinstance(row.get(key), (str, type(None))):
+                    row[key] = _json(row[key])
+            prepared.append(row)
         with self.transaction() as db:
-            for row in rows:
-                row = {"owner": self.user, "source": "{}", **row}
-                for key in ("source", "labels"):
-                    if not isinstance(row.get(key), (str, type(None))):
-                        row[key] = _json(row[key])
-                ids.append(db["models"].insert(row).last_pk)
-        return ids
+            before = db.execute("SELECT coalesce(max(id), 0) FROM models").fetchone()[0]
+            db["models"].insert_all(prepared, batch_size=500)
+        return list(range(before + 1, before + 1 + len(prepared)))
 
     def _next_version(self, name: str) -> tuple[int, dict[str, Any] | None]:
         """(next version number, latest row of the line or None); checks the user may extend the line."""
