@@ -24,6 +24,7 @@ QUERIES = [
     ("contains", "name~net and input>=224", "-top1"),
     ("full text", "efficient", None),
     ("full text + filter", "resnet and top1>70%", "-top1"),
+    ("rare full text", "4242", "-top1"),
     ("not", "not family=vgg and params<50M", "size"),
     ("latency", "latency<30ms and domain=natural", "cpu_ms"),
     ("wide and", "domain=natural and task=classification and params>1M and params<100M and top1>60%", "-top1"),
