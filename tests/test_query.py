@@ -96,6 +96,7 @@ def test_deep_nesting_is_a_query_error_not_a_crash():
 
 def test_order_by():
     assert compile_order("-top1, params") == '"top1" DESC NULLS LAST, "params" ASC NULLS LAST'
+    assert compile_order("params", use_index=False) == '+"params" ASC NULLS LAST'
     assert compile_order("accuracy desc") == '"top1" DESC NULLS LAST'
     with pytest.raises(QueryError):
         compile_order("top1; drop table models")
