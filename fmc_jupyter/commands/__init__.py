@@ -16,10 +16,10 @@ from typing import Any
 
 from ..errors import InputError, NotFoundError
 
-__all__ = ["Command", "Context", "all_commands", "unquote", "MODULES"]
+__all__ = ["Command", "Context", "all_commands", "unquote", "auto_or", "MODULES"]
 
 # subcommand modules, in the order the help lists them
-MODULES = ["search", "show", "runs", "datasets", "publish", "ui"]
+MODULES = ["search", "show", "finetune", "runs", "datasets", "publish", "ui"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,17 @@ def unquote(text: str) -> str:
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
         return text[1:-1]
     return text
+
+
+def auto_or(cast: Callable[[str], Any], word: str = "auto") -> Callable[[str], Any]:
+    """An argparse ``type``: the literal ``word`` (e.g. ``auto``) or a value read by ``cast``."""
+
+    def read(text: str) -> Any:
+        text = unquote(text)
+        return word if text.lower() == word else cast(text)
+
+    read.__name__ = f"{word} or {getattr(cast, '__name__', 'value')}"
+    return read
 
 
 @dataclass
@@ -92,6 +103,41 @@ class Context:
             return data.x, data.y
         raise InputError(f"'{key}' holds a {type(value).__name__}; pass images and labels as two variables (x y), "
                          "or name a registry dataset")
+
+
+    def images_and_labels(self, x_name: str, y_name: str | None) -> tuple[Any, Any]:
+        """Like :meth:`labelled`, but a dataset is passed on by name for library functions that take one.
+
+        With ``y_name`` omitted: a variable holding ``LabelledImages`` gives its arrays, one holding a
+        dataset record or a name gives that name, and anything else is taken as a registry dataset name
+        (the library reports an unknown one).
+        """
+        from ..arrays import LabelledImages
+        from ..records import DatasetRecord
+
+        if y_name is not None:
+            return self.value(x_name), self.value(y_name)
+        key = unquote(x_name)
+        value = self.namespace.get(key, key) if key.isidentifier() else key
+        if isinstance(value, LabelledImages):
+            return value.x, value.y
+        if isinstance(value, DatasetRecord):
+            return value.name, None
+        if isinstance(value, str):
+            return value, None
+        raise InputError(f"'{key}' holds a {type(value).__name__}; pass images and labels as two variables (x y), "
+                         "or name a registry dataset")
+
+    def model_ref(self, name: str) -> Any:
+        """A model reference: a notebook variable holding a model record or a ranking, else the text itself."""
+        from ..records import ModelRecord
+
+        key = unquote(name)
+        value = self.namespace.get(key) if key.isidentifier() else None
+        if isinstance(value, ModelRecord) or (value is not None and hasattr(value, "model_id")) or \
+                (value is not None and "model_id" in getattr(value, "columns", ())):
+            return value
+        return key
 
 
 def all_commands() -> dict[str, Command]:
