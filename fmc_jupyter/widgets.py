@@ -129,6 +129,9 @@ class ModelBrowser:
         self.rank_button = w.Button(description="rank on my data", button_style="primary")
         self.epochs = w.BoundedIntText(value=3, min=1, max=500, description="epochs")
         self.finetune_button = w.Button(description="fine-tune", button_style="warning")
+        self.keep_button = w.Button(description="keep as new version", disabled=True)
+        self.discard_button = w.Button(description="discard", disabled=True)
+        self.plot = w.HTML()
         self.output = w.Output()
 
         for control in (self.query, self.max_params, self.max_size, self.min_top1, self.input_size, self.domain,
@@ -138,13 +141,16 @@ class ModelBrowser:
         self.refresh_button.on_click(lambda _b: self.refresh_variables())
         self.rank_button.on_click(lambda _b: self.rank_on_my_data())
         self.finetune_button.on_click(lambda _b: self.finetune_selected())
+        self.keep_button.on_click(lambda _b: self.decide("keep"))
+        self.discard_button.on_click(lambda _b: self.decide("discard"))
 
         filters = w.VBox([w.HBox([self.max_params, self.max_size, self.min_top1]),
                           w.HBox([self.input_size, self.domain, self.family, self.limit])])
         actions = w.VBox([w.HBox([self.x_var, self.y_var, self.refresh_button]),
-                          w.HBox([self.rank_button, self.epochs, self.finetune_button])])
+                          w.HBox([self.rank_button, self.epochs, self.finetune_button]),
+                          w.HBox([self.keep_button, self.discard_button])])
         self.widget = w.VBox([self.query, self.hint, filters, self.status, self.table, self.model, self.card,
-                              actions, self.output])
+                              actions, self.plot, self.output])
         self.refresh_variables()
         self.refresh()
 
@@ -239,6 +245,71 @@ class ModelBrowser:
             display(self.ranking)
         self.status.value = f"ranked {len(self.results)} model(s) on {self.x_var.value} / {self.y_var.value}"
         return self.ranking
+
+    def finetune_selected(self):
+        """Fine-tune the chosen model on x / y (:func:`fmc_jupyter.finetune.finetune`), plotting each epoch."""
+        from IPython.display import display
+
+        self.output.clear_output()
+        try:
+            x, y = self._xy()
+            if self.selected is None:
+                raise FmcError("choose a model to fine-tune in the results first")
+            from .finetune import finetune
+
+            self.plot.value = ""
+            callback = _live_plot(self.plot)
+            with self.output:
+                self.training_run = finetune(self.selected.id, x, y, epochs=self.epochs.value,
+                                             registry=self.registry, callbacks=[callback], progress=False)
+        except FmcError as exc:
+            self.status.value = _error_html(exc)
+            return None
+        acc = self.training_run.val_accuracy
+        self.status.value = (f"training run {self.training_run.run_id} of {html.escape(self.selected.ref)}: "
+                             f"validation accuracy {acc * 100:.1f}%; keep it as a new version or discard it")
+        self.keep_button.disabled = self.discard_button.disabled = False
+        with self.output:
+            display(self.training_run)
+        self.show_model()  # the card now lists the run
+        return self.training_run
+
+    def decide(self, outcome: str):
+        """``keep``: store the last training run's model as a new version (``TrainingRun.keep``); ``discard``."""
+        run = self.training_run
+        try:
+            if run is None:
+                raise FmcError("fine-tune a model first")
+            result = run.keep() if outcome == "keep" else run.discard()
+        except FmcError as exc:
+            self.status.value = _error_html(exc)
+            return None
+        self.keep_button.disabled = self.discard_button.disabled = True
+        if result is not None:
+            self.refresh()  # the new version joins the results
+            self.status.value = f"kept as {html.escape(result.ref)} (id {result.id})"
+        else:
+            self.status.value = f"training run {run.run_id} discarded (its record stays)"
+        self.show_model()
+        return result
+
+
+def _live_plot(target):
+    """A Keras callback that redraws the loss/accuracy curves into the HTML widget ``target`` after every epoch."""
+    import keras
+
+    from .report import curves_figure, figure_html
+
+    class LivePlot(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.history: list[dict[str, Any]] = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.history.append({"epoch": epoch, **(logs or {})})
+            target.value = figure_html(curves_figure(self.history), dpi=72)
+
+    return LivePlot()
 
 
 def _notebook_namespace() -> dict[str, Any]:

@@ -184,3 +184,45 @@ def test_default_registry_follows_fmc_registry(tmp_path, monkeypatch):
     assert magics.registry.path == (tmp_path / "a" / "registry.db").resolve()
     monkeypatch.setenv("FMC_REGISTRY", str(tmp_path / "b" / "registry.db"))
     assert magics.registry.path == (tmp_path / "b" / "registry.db").resolve()
+
+
+def sign_digits(shared_data, per_class: int, seed: int = 0):
+    """A small stratified slice of the real Sign Language Digits images (100x100 RGB, 10 classes)."""
+    from fmc_jupyter.arrays import stratified_indices
+
+    with np.load(shared_data / "datasets" / "sign_digits.npz") as npz:
+        images, labels = npz["x"], npz["y"]
+    pick = stratified_indices(labels, per_class, seed=seed)
+    return images[pick], labels[pick]
+
+
+@pytest.mark.slow
+def test_finetune_records_a_run_and_o_stores_it(shell, tmp_registry, shared_data):
+    from fmc_jupyter.finetune import TrainingRun
+
+    x, y = sign_digits(shared_data, 6)
+    shell.user_ns.update(x=x, y=y)
+    signs = findcnn(shell, "dataset add x y --name signs")
+    run = findcnn(shell, "finetune MobileNet_0.25_224 x y --epochs 2 --lr 0.003 --batch-size 16 -o run")
+    assert isinstance(run, TrainingRun) and shell.user_ns["run"] is run
+    assert len(run.history) == 2
+    stored = tmp_registry.run(run.run_id)
+    assert stored.status == "finished" and stored.epochs == 2 and stored.learning_rate == pytest.approx(0.003)
+    assert [e["epoch"] for e in stored.history] == [0, 1]
+    assert stored.dataset_id == signs.id  # the same images are the same dataset
+    # a registry dataset by name stands for x and y
+    again = findcnn(shell, "finetune MobileNet_0.25_224:v1 signs --epochs 1 --unfreeze 0")
+    assert tmp_registry.run(again.run_id).dataset_id == signs.id and len(again.history) == 1
+
+
+@pytest.mark.parametrize("line, message", [
+    ("finetune NoSuchNet x y", "no model 'NoSuchNet'"),
+    ("finetune MobileNet_0.25_224 x y --epochs 0", "epochs must be a positive"),
+    ("finetune MobileNet_0.25_224 x y --lr fast", "invalid auto or float value: 'fast'"),
+    ("finetune MobileNet_0.25_224 x nope", "no variable 'nope'"),
+    ("finetune MobileNet_0.25_224 no-such-dataset", "no-such-dataset"),
+])
+def test_finetune_user_errors(shell, line, message):
+    shell.user_ns.update(x=np.zeros((8, 32, 32, 3), dtype=np.uint8), y=np.repeat([0, 1], 4))
+    with pytest.raises(UsageError, match=message):
+        findcnn(shell, line)

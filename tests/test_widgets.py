@@ -86,3 +86,42 @@ def test_ui_opens_the_default_registry(monkeypatch, tmp_path):
     assert browser.input_size.options[0] == ANY
     bundle = browser._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def sign_digits(shared_data, per_class: int, seed: int = 0):
+    """A small stratified slice of the real Sign Language Digits images (100x100 RGB, 10 classes)."""
+    from fmc_jupyter.arrays import stratified_indices
+
+    with np.load(shared_data / "datasets" / "sign_digits.npz") as npz:
+        images, labels = npz["x"], npz["y"]
+    pick = stratified_indices(labels, per_class, seed=seed)
+    return images[pick], labels[pick]
+
+
+@pytest.mark.slow
+def test_finetune_button_plots_each_epoch_and_keep_stores_a_version(tmp_registry, shared_data):
+    x, y = sign_digits(shared_data, 6)
+    browser = ui(tmp_registry, query="name=MobileNet_0.25_224", namespace={"x": x, "y": y})
+    browser.epochs.value = 2
+    assert browser.keep_button.disabled
+    browser.finetune_button.click()
+    run = browser.training_run
+    assert run is not None and len(run.history) == 2
+    assert browser.plot.value.startswith("<img") and "base64" in browser.plot.value
+    stored = tmp_registry.run(run.run_id)
+    assert stored.status == "finished" and len(stored.history) == 2
+    assert f"<td>{run.run_id}</td>" in browser.card.value  # the card lists the new run
+    browser.keep_button.click()
+    kept = tmp_registry.model("MobileNet_0.25_224")
+    assert kept.version == 2 and kept.owner == "alice" and kept.run_id == run.run_id
+    assert tmp_registry.run(run.run_id).outcome == "kept"
+    assert "kept as MobileNet_0.25_224:v2" in browser.status.value
+    assert browser.keep_button.disabled
+    browser.keep_button.click()  # no second outcome: the button is off, and decide() refuses too
+    assert browser.decide("discard") is None and "already kept" in browser.status.value
+
+
+def test_finetune_without_a_model_says_so(tmp_registry):
+    browser = ui(tmp_registry, query="name=NoSuchModel", namespace={"x": np.zeros((4, 8, 8, 3)), "y": np.arange(4)})
+    browser.finetune_button.click()
+    assert "choose a model" in browser.status.value and browser.training_run is None
