@@ -15,6 +15,9 @@ from fmc_jupyter.config import default_registry_path
 from fmc_jupyter.errors import InputError, ModelLoadError, NotFoundError, PermissionDeniedError
 from fmc_jupyter.registry import Registry, network_filesystem
 from fmc_jupyter.registry.artifacts import sha256_file, write_atomic
+from fmc_jupyter.registry.schema import MIGRATIONS
+
+ALL_MIGRATIONS = [number for number, _ in MIGRATIONS]
 
 PACKAGE_CSV = Path(fmc.__file__).parent / "catalog" / "keras_applications.csv"
 
@@ -34,7 +37,7 @@ def small_keras_model(path: Path, classes: int = 3, lambda_layer: bool = False) 
 
 
 def test_first_open_creates_schema_and_seeds_catalog(tmp_registry):
-    assert tmp_registry.schema_version() == [1]
+    assert tmp_registry.schema_version() == ALL_MIGRATIONS
     assert tmp_registry.count() == 64
     rows = list(csv.DictReader(PACKAGE_CSV.open()))
     assert len(rows) == 64
@@ -58,7 +61,7 @@ def test_reopening_applies_no_migration_twice(registry_path):
         first = reg.count()
     with Registry(registry_path, user="alice") as reg:
         assert reg.count() == first == 64
-        assert reg.schema_version() == [1]
+        assert reg.schema_version() == ALL_MIGRATIONS
 
 
 def _open_and_count(path: str) -> int:
@@ -244,3 +247,27 @@ def test_search_orders_limits_and_pages(tmp_registry):
     hits = tmp_registry.search("domain=natural and params<5M and (top1>=75% or family=mobilenet)", limit=None)
     assert len(hits) and all(hits["params"] < 5e6)
     assert all((hits["top1"] >= 0.75) | (hits["family"] == "mobilenet"))
+
+
+def test_registry_on_network_filesystem_warns(monkeypatch, tmp_path):
+    import fmc_jupyter.registry.registry as module
+
+    monkeypatch.setattr(module, "network_filesystem", lambda path: "nfs4")
+    with pytest.warns(fmc.errors.FmcWarning, match="network filesystem"):
+        Registry(tmp_path / "r.db", user="alice").close()
+
+
+@pytest.mark.parametrize("budget", [0, 10**9], ids=["filter-driven plan", "order-driven plan"])
+def test_both_search_plans_give_the_same_answers(tmp_registry, monkeypatch, budget):
+    import fmc_jupyter.registry.registry as module
+
+    rows = [{"name": f"synthetic-{i}", "family": "mobilenet", "source_kind": "keras_file", "top1": (i % 997) / 1000,
+             "params": i * 1000, "description": "needle" if i == 1234 else "hay", "visibility": "public"}
+            for i in range(3000)]
+    tmp_registry.insert_models(rows)
+    monkeypatch.setattr(module, "_ORDER_SCAN_BUDGET", budget)
+    assert list(tmp_registry.search("needle")["name"]) == ["synthetic-1234"]
+    top = tmp_registry.search("hay and params<1M", limit=5)
+    assert list(top["top1"]) == [0.996, 0.995, 0.994, 0.993, 0.992]
+    assert list(tmp_registry.search("hay", order_by="params", limit=3, offset=2)["name"]) == [
+        "synthetic-2", "synthetic-3", "synthetic-4"]

@@ -35,7 +35,7 @@ from .schema import MIGRATIONS
 __all__ = ["Registry", "open_registry", "BUSY_TIMEOUT_S", "network_filesystem"]
 
 BUSY_TIMEOUT_S = 30.0
-_ORDER_SCAN_BUDGET = 40  # x 10,000 SQLite VM steps, about 2 ms
+_ORDER_SCAN_BUDGET = 20  # x 10,000 SQLite VM steps, about 1 ms
 CATALOG_OWNER = "catalog"
 SEARCH_COLUMNS = ["id", "name", "version", "family", "architecture", "task", "domain", "source_kind", "input_size",
                   "params", "size_mb", "top1", "top5", "depth", "cpu_ms", "gpu_ms", "pretrained_on", "num_classes",
