@@ -213,6 +213,23 @@ def test_finetune_records_a_run_and_o_stores_it(shell, tmp_registry, shared_data
     # a registry dataset by name stands for x and y
     again = findcnn(shell, "finetune MobileNet_0.25_224:v1 signs --epochs 1 --unfreeze 0")
     assert tmp_registry.run(again.run_id).dataset_id == signs.id and len(again.history) == 1
+    # keep it and diff it against its base
+    shell.user_ns["kept"] = again.keep()
+    change = findcnn(shell, "diff MobileNet_0.25_224:v1 kept -o change")
+    assert type(change).__name__ == "ModelDiff" and shell.user_ns["change"] is change
+    assert change.a == "MobileNet_0.25_224:v1" and change.b == "MobileNet_0.25_224:v2" and not change.identical
+    assert "head added" in change.summary
+
+
+@pytest.mark.parametrize("line, message", [
+    ("diff NoSuchNet MobileNetV2", "no model 'NoSuchNet'"),
+    ("diff MobileNetV2", "the following arguments are required: b"),
+    ("diff MobileNetV2 MobileNet --mode fast", "invalid choice: 'fast'"),
+    ("diff MobileNetV2 MobileNet --tolerance -1", "tolerance must be a number >= 0"),
+])
+def test_diff_user_errors(shell, line, message):
+    with pytest.raises(UsageError, match=message):
+        findcnn(shell, line)
 
 
 @pytest.mark.parametrize("line, message", [
