@@ -30,6 +30,7 @@ from ..errors import FmcError, FmcWarning, InputError, NotFoundError, Permission
 from ..query import compile_order, compile_query
 from ..records import DatasetRecord, ModelRecord, RunRecord, record_from_row
 from .artifacts import store_file, write_atomic
+from .lineage import LineageMixin
 from .schema import MIGRATIONS
 
 __all__ = ["Registry", "open_registry", "BUSY_TIMEOUT_S", "network_filesystem"]
@@ -80,7 +81,7 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-class Registry:
+class Registry(LineageMixin):
     """Models, datasets, training runs, rankings and evaluations of one registry file.
 
     Use :func:`open_registry`; ``user`` is who reads and writes (default :func:`config.current_user`).
@@ -357,15 +358,6 @@ class Registry:
             still_used = db.execute("SELECT 1 FROM models WHERE artifact = ? LIMIT 1", [record.artifact]).fetchone()
         if record.artifact and not still_used:
             (self.artifacts_root / record.artifact).unlink(missing_ok=True)
-
-    def versions(self, ref: Any) -> pd.DataFrame:
-        """Every visible version of ``ref``'s model line, oldest first."""
-        name = self.model(ref).name
-        visible, vparams = self._visible()
-        cur = self.db.execute(
-            f"SELECT id, name, version, parent_id, run_id, owner, visibility, top1, params, sha256, created_at "
-            f"FROM models WHERE name = ? AND {visible} ORDER BY version", [name] + vparams)
-        return pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description])
 
     # ------------------------------------------------------------------ datasets
     def add_dataset(self, x, y, name: str, class_names: Sequence[str] | None = None, *, description: str = "",

@@ -188,5 +188,16 @@ CREATE TRIGGER models_fts_au AFTER UPDATE ON models BEGIN
 END;
 """
 
+# 7: checkpoints (model versions saved at a chosen epoch of a training run; see registry/lineage.py)
+_V7 = """
+CREATE TABLE checkpoints (
+    model_id INTEGER PRIMARY KEY REFERENCES models(id) ON DELETE CASCADE,
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    UNIQUE (run_id, epoch)
+);
+CREATE INDEX aliases_model ON aliases(model_id);
+"""
+
 #: (number, SQL). Migration 1 also seeds the catalog (see ``registry.catalog``).
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1)]
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (7, _V7)]
