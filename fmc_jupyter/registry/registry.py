@@ -27,7 +27,7 @@ import sqlite_utils
 from ..arrays import LabelledImages, check_labelled, content_hash
 from ..config import current_user, default_registry_path
 from ..errors import FmcError, FmcWarning, InputError, NotFoundError, PermissionDeniedError
-from ..query import compile_order, compile_query
+from ..query import FTS_DRIVEN, ORDER_DRIVEN, compile_order, compile_query
 from ..records import DatasetRecord, ModelRecord, RunRecord, record_from_row
 from .artifacts import store_file, write_atomic
 from .lineage import LineageMixin
@@ -36,6 +36,7 @@ from .schema import MIGRATIONS
 __all__ = ["Registry", "open_registry", "BUSY_TIMEOUT_S", "network_filesystem"]
 
 BUSY_TIMEOUT_S = 30.0
+_ORDER_SCAN_BUDGET = 20  # x 10,000 SQLite VM steps, about 1 ms
 CATALOG_OWNER = "catalog"
 SEARCH_COLUMNS = ["id", "name", "version", "family", "architecture", "task", "domain", "source_kind", "input_size",
                   "params", "size_mb", "top1", "top5", "depth", "cpu_ms", "gpu_ms", "pretrained_on", "num_classes",
@@ -176,19 +177,42 @@ class Registry(LineageMixin):
                columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Models matching ``query`` (see :mod:`fmc_jupyter.query`) that the current user may see.
 
-        ``order_by``: comma-separated fields, ``-`` for descending (``"-top1, params"``).
+        ``order_by``: comma-separated fields, ``-`` for descending (``"-top1, params"``); default best top-1 first.
         Returns a DataFrame with one row per model version (top-1/top-5 as fractions).
         """
-        where, params = compile_query(query)
         visible, vparams = self._visible()
         cols = ", ".join(f'"{c}"' for c in (columns or SEARCH_COLUMNS) if c in SEARCH_COLUMNS)
-        sql = f"SELECT {cols} FROM models WHERE {visible} AND {where} ORDER BY {compile_order(order_by)}"
-        args = vparams + params
-        if limit is not None:
-            sql += " LIMIT ? OFFSET ?"
-            args += [int(limit), int(offset)]
-        cur = self.db.execute(sql, args)
-        return pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description])
+
+        def run(text_sql: str, use_index: bool) -> pd.DataFrame:
+            where, params = compile_query(query, text_sql)
+            sql = f"SELECT {cols} FROM models WHERE {visible} AND {where} ORDER BY {compile_order(order_by, use_index)}"
+            args = vparams + params
+            if limit is not None:
+                sql += " LIMIT ? OFFSET ?"
+                args += [int(limit), int(offset)]
+            cur = self.db.execute(sql, args)
+            return pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description])
+
+        if limit is None or limit + offset > 1000:
+            return run(FTS_DRIVEN, use_index=False)
+        # Two plans race for the first page: walking the ORDER BY index and stopping after `limit` matches is fast
+        # when many rows match; sorting the matches found through the filters' indexes and full-text search is
+        # fast when few do. Try the first within a small budget of SQLite VM steps, else the second.
+        ticks = [0]
+
+        def budget() -> int:
+            ticks[0] += 1
+            return ticks[0] > _ORDER_SCAN_BUDGET
+
+        self.db.conn.set_progress_handler(budget, 10_000)
+        try:
+            return run(ORDER_DRIVEN, use_index=True)
+        except sqlite3.OperationalError as exc:
+            if "interrupt" not in str(exc):
+                raise
+        finally:
+            self.db.conn.set_progress_handler(None, 0)
+        return run(FTS_DRIVEN, use_index=False)
 
     def count(self, query: str = "") -> int:
         """How many visible models match ``query``."""
@@ -248,16 +272,21 @@ class Registry(LineageMixin):
 
     # ------------------------------------------------------------------ models: changes
     def insert_models(self, rows: Sequence[dict[str, Any]]) -> list[int]:
-        """Insert model rows as they are (bulk loading, benchmarks). Owner defaults to the current user."""
-        ids = []
+        """Bulk-insert model rows as they are (catalog imports, benchmarks); returns their ids.
+
+        Owner defaults to the current user; ``source``/``labels`` may be given as Python objects.
+        """
+        prepared = []
+        for row in rows:
+            row = {"owner": self.user, "source": "{}", **row}
+            for key in ("source", "labels"):
+                if not isinstance(row.get(key), (str, type(None))):
+                    row[key] = _json(row[key])
+            prepared.append(row)
         with self.transaction() as db:
-            for row in rows:
-                row = {"owner": self.user, "source": "{}", **row}
-                for key in ("source", "labels"):
-                    if not isinstance(row.get(key), (str, type(None))):
-                        row[key] = _json(row[key])
-                ids.append(db["models"].insert(row).last_pk)
-        return ids
+            before = db.execute("SELECT coalesce(max(id), 0) FROM models").fetchone()[0]
+            db["models"].insert_all(prepared, batch_size=500)
+        return list(range(before + 1, before + 1 + len(prepared)))
 
     def _next_version(self, name: str) -> tuple[int, dict[str, Any] | None]:
         """(next version number, latest row of the line or None); checks the user may extend the line."""

@@ -48,8 +48,12 @@ CREATE TABLE models (
 CREATE INDEX models_params ON models(params);
 CREATE INDEX models_top1 ON models(top1);
 CREATE INDEX models_size ON models(size_mb);
-CREATE INDEX models_domain ON models(domain);
-CREATE INDEX models_family ON models(family);
+CREATE INDEX models_input ON models(input_size);
+CREATE INDEX models_cpu_ms ON models(cpu_ms);
+CREATE INDEX models_gpu_ms ON models(gpu_ms);
+CREATE INDEX models_created ON models(created_at);
+CREATE INDEX models_domain ON models(domain, top1);
+CREATE INDEX models_family ON models(family, top1);
 CREATE INDEX models_owner ON models(owner);
 CREATE INDEX models_visibility ON models(visibility);
 CREATE INDEX models_parent ON models(parent_id);
