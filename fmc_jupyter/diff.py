@@ -56,9 +56,9 @@ from .records import ModelRecord
 if TYPE_CHECKING:  # pragma: no cover
     from .registry import Registry
 
-__all__ = ["diff", "ModelDiff", "LayerInfo", "CHUNK_ELEMENTS", "FILE_READ_ABOVE_BYTES"]
+__all__ = ["diff", "ModelDiff", "LayerInfo", "weight_change", "CHUNK_ELEMENTS", "FILE_READ_ABOVE_BYTES"]
 
-CHUNK_ELEMENTS = 1 << 22  # 4M values (32 MB as float64) per step of the weight statistics
+CHUNK_ELEMENTS = 1 << 20  # 1M values (8 MB as float64) per step of the weight statistics
 FILE_READ_ABOVE_BYTES = 512 * 1024 * 1024
 _CONTAINERS = {"Functional", "Sequential", "Model"}
 _SKIP_TYPES = {"InputLayer"}
@@ -298,17 +298,35 @@ def _output_shapes(model_config: dict[str, Any]) -> dict[str, tuple]:
                 yield from tensors(v)
 
     def walk(container: dict, prefix: str) -> None:
+        previous = None
         for entry in container.get("config", {}).get("layers", []):
             cfg = entry.get("config", {})
             name = cfg.get("name") or entry.get("name")
+            if container.get("class_name") == "Sequential" and previous is not None:  # input of this = output of last
+                built = _shape((entry.get("build_config") or {}).get("input_shape"))
+                if built is not None:
+                    shapes.setdefault(prefix + str(previous), built)
+            previous = name
             for t in tensors(entry.get("inbound_nodes", [])):
                 history = t.get("keras_history") or []
                 if history and t.get("shape") is not None:
                     shapes.setdefault(prefix + str(history[0]), _shape(t["shape"]))
             if entry.get("class_name") in _CONTAINERS or "layers" in cfg:
                 walk(entry, f"{prefix}{name}/")
+                containers.append((prefix + str(name), cfg))
 
+    containers: list[tuple[str, dict]] = []
     walk(model_config, "")
+    for path, cfg in reversed(containers):  # outer first; a nested model's output is its (single) output layer's output
+        outputs = cfg.get("output_layers")
+        if outputs and isinstance(outputs[0], list):  # [[name, node, index], ...] or a single [name, node, index]
+            outputs = outputs[0] if len(outputs) == 1 else None
+        if path in shapes and outputs:
+            shapes.setdefault(f"{path}/{outputs[0]}", shapes[path])
+        elif path in shapes and cfg.get("layers") and "output_layers" not in cfg:  # Sequential: the last layer
+            last = cfg["layers"][-1].get("config", {}).get("name")
+            if last:
+                shapes.setdefault(f"{path}/{last}", shapes[path])
     return shapes
 
 
@@ -506,7 +524,7 @@ def _catalog_source(record: ModelRecord, label: str) -> tuple[_Source, list[str]
                                             "pooling='avg'): the top's weights are not available here"]
 
 
-def _resolve(ref: Any, registry: "Registry | None", mode: str, which: str) -> _Side:
+def _resolve(ref: Any, registry: "Registry | None", mode: str) -> _Side:
     if _is_keras_model(ref):
         return _Side(_KerasSource(ref, ref.name), None, [])
     if isinstance(ref, os.PathLike) or (isinstance(ref, str) and Path(ref).suffix.lower() in
@@ -591,7 +609,8 @@ def weight_change(a: list[Any], b: list[Any], tolerance: float) -> dict[str, flo
             norm_a += float(ca @ ca)
             norm_b += float(cb @ cb)
             dot += float(ca @ cb)
-            moved += int(np.count_nonzero(np.abs(d) > tolerance))
+            np.abs(d, out=d)
+            moved += int(np.count_nonzero(d > tolerance))
             total += d.size
     l2 = math.sqrt(diff_sq)
     na, nb = math.sqrt(norm_a), math.sqrt(norm_b)
@@ -909,9 +928,9 @@ def diff(a: Any, b: Any, registry: "Registry | None" = None, tolerance: float = 
         from .registry import open_registry
 
         registry = open_registry()
-    side_a = _resolve(a, registry, mode, "a")
+    side_a = _resolve(a, registry, mode)
     try:
-        side_b = _resolve(b, registry, mode, "b")
+        side_b = _resolve(b, registry, mode)
     except BaseException:
         side_a.source.close()
         raise

@@ -270,3 +270,24 @@ def test_catalog_mobilenet_with_real_weights_vs_its_finetuned_child(tmp_registry
     assert len(backbone) > 50 and (backbone["fraction_moved"].fillna(0) == 0).all()
     assert d.metadata.loc["read_from", "a"] == "keras" and d.metadata.loc["read_from", "b"] == "file"
     assert d.relation == f"{record.ref} descends from MobileNet_0.25_224:v1 (1 generation)"
+
+
+def test_nested_backbone_matches_flat_one_and_file_reader_agrees_with_keras(tmp_path):
+    keras.utils.set_random_seed(5)
+    inp = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, name="c1")(inp)
+    x = keras.layers.Conv2D(4, 3, name="c2")(x)
+    back = keras.Model(inp, keras.layers.GlobalAveragePooling2D(name="gap")(x), name="backbone")
+    nested = keras.Sequential([keras.Input((16, 16, 3)), back, keras.layers.Dense(3, name="head")], name="seq")
+    flat = keras.Model(back.input, keras.layers.Dense(3, name="head")(back.output), name="flat")
+    flat.get_layer("head").set_weights(nested.get_layer("head").get_weights())
+    nested.save(tmp_path / "nested.keras")
+    flat.save(tmp_path / "flat.keras")
+    d = diff(tmp_path / "nested.keras", tmp_path / "flat.keras")
+    assert d.identical, d.changes  # same layers and weights; only the nesting differs
+    assert list(d.layers["name_a"]) == ["backbone/c1", "backbone/c2", "backbone/gap", "head"]
+    assert list(d.layers["name_b"]) == ["c1", "c2", "gap", "head"]
+    from_files = diff(tmp_path / "nested.keras", tmp_path / "nested.keras", mode="files").layers
+    from_keras = diff(tmp_path / "nested.keras", tmp_path / "nested.keras", mode="memory").layers
+    assert list(from_files["output_shape_a"]) == list(from_keras["output_shape_a"])
+    assert list(from_files["output_shape_a"]) == [(None, 14, 14, 4), (None, 12, 12, 4), (None, 4), (None, 3)]
