@@ -390,7 +390,12 @@ class _KerasFileSource(_Source):
             raise ModelLoadError(f"{path.name} holds no model.weights.h5 (sharded or weight-less archives are not "
                                  "supported); re-save it with model.save('file.keras')")
         self._fh, self._closers = _open_zip_member(path, "model.weights.h5")
-        self.h5 = h5py.File(self._fh, "r")
+        try:
+            self.h5 = h5py.File(self._fh, "r")
+        except OSError as exc:
+            for c in self._closers:
+                c.close()
+            raise ModelLoadError(f"cannot read the weights of {path.name}: {exc}") from exc
 
     def _groups(self) -> dict[tuple[str, ...], Any]:
         """Layer name path -> h5 group of its ``vars`` (names from the group's ``name`` attribute)."""
@@ -924,10 +929,19 @@ def diff(a: Any, b: Any, registry: "Registry | None" = None, tolerance: float = 
     needs_registry = not all(_is_keras_model(x) or isinstance(x, os.PathLike) or
                              (isinstance(x, str) and Path(x).suffix.lower() in (".keras", ".h5", ".hdf5", ".tflite")
                               and Path(x).expanduser().is_file()) for x in (a, b))
-    if registry is None and needs_registry:
+    opened = registry is None and needs_registry
+    if opened:
         from .registry import open_registry
 
         registry = open_registry()
+    try:
+        return _diff(a, b, registry, tolerance, mode)
+    finally:
+        if opened:
+            registry.close()
+
+
+def _diff(a: Any, b: Any, registry: "Registry | None", tolerance: float, mode: str) -> ModelDiff:
     side_a = _resolve(a, registry, mode)
     try:
         side_b = _resolve(b, registry, mode)
