@@ -83,6 +83,26 @@ def test_requests_without_a_valid_token_are_refused(hub):
     assert r.status_code == 302 and "/hub/api/oauth2/authorize" in r.headers["Location"]
 
 
+def test_browser_hub_login_reaches_the_service(hub):
+    """The browser path (the panel's): hub login page -> OAuth -> the service's cookie names the user."""
+    browser = requests.Session()
+    page = browser.get(hub.service_url(), timeout=30)  # redirected through OAuth to the hub's login form
+    assert "/hub/login" in page.url
+    xsrf = browser.cookies.get("_xsrf", path="/hub/") or browser.cookies.get("_xsrf")
+    page = browser.post(page.url, data={"username": "bob", "password": "any", "_xsrf": xsrf}, timeout=30)
+    assert page.status_code == 200 and "Signed in as <b>bob</b>" in page.text
+    assert browser.get(f"{hub.service_url()}api/whoami", timeout=30).json()["user"] == "bob"
+    # cookie-authenticated changes need the xsrf token, so other sites cannot forge them
+    r = browser.post(f"{hub.service_url()}api/call/search", json={}, timeout=30,
+                     headers={"Sec-Fetch-Mode": "cors", "Sec-Fetch-Site": "cross-site"})
+    assert r.status_code in (401, 403)
+    xsrf = browser.cookies.get("_xsrf", path="/services/fmc-registry/")
+    assert xsrf, browser.cookies
+    r = browser.post(f"{hub.service_url()}api/call/count", json={"args": ["name=alice-secret-net"]}, timeout=30,
+                     headers={"Sec-Fetch-Mode": "cors", "Sec-Fetch-Site": "same-origin", "X-XSRFToken": xsrf})
+    assert r.status_code == 200 and r.json() == {"result": 0}
+
+
 def test_the_service_names_the_user_not_the_client(hub, alice, bob):
     assert (alice.user, bob.user) == ("alice", "bob")
     r = requests.get(f"{hub.service_url()}api/whoami", params={"user": "alice"},
@@ -140,6 +160,9 @@ def test_private_model_and_run_stay_private(hub, alice, bob, private_model):
     assert r.status_code == 400 and r.json()["error"] == "InputError"
     assert _call(hub, token, "update_model", [record.id], {"description": "x"}).status_code == 404
     assert _call(hub, token, "insert_models", [[{"name": "x", "owner": "alice"}]]).status_code == 400
+    r = requests.post(f"{hub.service_url()}api/models", params={"filename": ".."}, data=b"x",
+                      headers={"Authorization": f"token {token}"}, timeout=30)
+    assert r.status_code == 400
     assert requests.get(f"{hub.service_url()}api/models/{record.id}/artifact",
                         headers={"Authorization": f"token {token}"}, timeout=30).status_code == 404
     # nothing changed for alice

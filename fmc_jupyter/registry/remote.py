@@ -19,6 +19,7 @@ import functools
 import hashlib
 import logging
 import os
+import re
 import tempfile
 import time
 import uuid
@@ -178,10 +179,10 @@ class RemoteRegistry:
         if not src.is_file():
             raise InputError(f"model file {src} does not exist")
         args = {k: wire.encode_value(v.id if isinstance(v, ModelRecord) else v) for k, v in kwargs.items()}
-        if name is not None:
-            args["name"] = name
+        args["name"] = name if name is not None else src.stem  # as the embedded registry names it
+        upload_name = re.sub(r"[^\w.+-]", "_", src.name).lstrip(".") or f"model{src.suffix}"
         with open(src, "rb") as fh:
-            data = self._json("POST", f"api/models?filename={quote(src.name)}", data=fh.read(),
+            data = self._json("POST", f"api/models?filename={quote(upload_name)}", data=fh.read(),
                               request_id=uuid.uuid4().hex,
                               headers={"X-FMC-Args": wire.dumps(args), "Content-Type": "application/octet-stream"})
         return wire.decode_value(data["result"])

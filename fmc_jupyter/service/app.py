@@ -32,6 +32,7 @@ import io
 import logging
 import os
 import re
+import signal
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +55,7 @@ log = logging.getLogger("fmc_jupyter.service")
 MAX_BODY_BYTES = int(os.environ.get("FMC_SERVICE_MAX_BODY", str(2 << 30)))
 #: writes that copy or remove files outside the transaction: the request id is checked first, recorded after
 _RECORDED_AFTER = frozenset({"add_model", "add_dataset", "delete_model"})
+_FILENAME = re.compile(r"^[\w+-][\w.+-]{0,200}$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
@@ -232,7 +234,7 @@ class CallHandler(BaseHandler):
                 raise ValueError
         except (ValueError, AttributeError):
             raise web.HTTPError(400, 'the body must be JSON: {"args": [...], "kwargs": {...}}') from None
-        await self.answer(method, wire.decode_value(args), wire.decode_value(kwargs))
+        await self.answer(method, args, kwargs)  # plain JSON: records are never rebuilt from what clients send
 
 
 class ModelUploadHandler(BaseHandler):
@@ -240,6 +242,8 @@ class ModelUploadHandler(BaseHandler):
 
     async def post(self) -> None:
         filename = Path(self.get_argument("filename", "model.keras")).name
+        if not _FILENAME.match(filename):
+            raise web.HTTPError(400, "filename= must be a plain file name like my_model.keras")
         kwargs = self.header_args()
         kwargs.setdefault("name", Path(filename).stem)
         body = self.request.body
@@ -284,6 +288,9 @@ class DatasetUploadHandler(BaseHandler):
 
     async def post(self) -> None:
         kwargs = self.header_args()
+        unknown = set(kwargs) - {"name", "description", "source"}
+        if unknown:
+            raise web.HTTPError(400, f"unknown dataset arguments {sorted(unknown)}")
         body = self.request.body
 
         def run(reg: Registry):
@@ -339,7 +346,9 @@ class RegistryService:
         self.path = Path(path).expanduser().resolve()
         Registry(self.path, user="fmc-service").close()  # create + migrate once, before serving
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fmc-registry")
-        self.hub_auth = HubOAuth(cache_max_age=60)
+        # the one HubOAuth of the process: the OAuth callback handler uses HubOAuth.instance() and must find the
+        # login states (PKCE verifiers) that our handlers stored
+        self.hub_auth = HubOAuth.instance(cache_max_age=60)
 
 
 def make_app(service: RegistryService, prefix: str) -> web.Application:
@@ -379,4 +388,14 @@ def main(argv: list[str] | None = None) -> None:
                                    xheaders=True)
     server.listen(url.port or 80, url.hostname or "127.0.0.1")
     log.info("serving %s at %s%s", service.path, opts.url.rstrip("/"), opts.prefix)
-    ioloop.IOLoop.current().start()
+    loop = ioloop.IOLoop.current()
+
+    def shut_down(*_):  # SIGTERM/SIGINT: stop taking requests, let running calls commit, then exit
+        log.info("stopping: finishing the calls under way")
+        server.stop()
+        service.pool.shutdown(wait=True)
+        loop.stop()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: loop.add_callback_from_signal(shut_down))
+    loop.start()

@@ -60,7 +60,8 @@ c.ConfigurableHTTPProxy.pid_file = "{workdir}/proxy.pid"
 c.JupyterHub.services = [
     {{"name": "fmc-registry", "url": "http://127.0.0.1:{service_port}",
       "command": [sys.executable, "-m", "fmc_jupyter.service", "--db", "{workdir}/registry/registry.db"],
-      "environment": {{"PYTHONPATH": {pythonpath!r}, "FMC_SERVICE_THREADS": "{threads}"}}}},
+      "environment": {{"PYTHONPATH": {pythonpath!r}, "FMC_SERVICE_THREADS": "{threads}"}},
+      "oauth_no_confirm": True}},
     {{"name": "fmc-registry-ext", "url": "http://127.0.0.1:{ext_port}", "api_token": {ext_token!r},
       "oauth_client_id": "service-fmc-registry-ext",
       "oauth_redirect_uri": "http://127.0.0.1:{port}/services/fmc-registry-ext/oauth_callback"}},
