@@ -7,6 +7,7 @@ the registry service processes, HTTP through the proxy, SQLite files on disk. On
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -19,19 +20,31 @@ pytest.importorskip("jupyterhub", reason="jupyterhub is not installed: pip insta
 requests = pytest.importorskip("requests")
 
 from fmc_jupyter.config import shared_data_dir  # noqa: E402
-from fmc_jupyter.errors import InputError, NotFoundError, PermissionDeniedError  # noqa: E402
+from fmc_jupyter.errors import (  # noqa: E402
+    FmcError, InputError, NotFoundError, PermissionDeniedError, RegistryUnavailableError)
 from fmc_jupyter.registry import RemoteRegistry, open_registry  # noqa: E402
 from fmc_jupyter.registry.registry import Registry  # noqa: E402
 from fmc_jupyter.registry.remote import hub_service_url  # noqa: E402
-from fmc_jupyter.service.localhub import LocalHub, find_proxy_command  # noqa: E402
+from fmc_jupyter.service.localhub import LocalHub, find_proxy_command, free_port  # noqa: E402
 
-pytestmark = pytest.mark.skipif(find_proxy_command() is None,
-                                reason="configurable-http-proxy is not installed: npm ci --prefix tests/hub "
-                                       "(scripts/test.sh does it)")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _own_cache_dir(tmp_path_factory):
+    """Downloaded artifacts go to a temporary cache, not the user's."""
+    old = os.environ.get("FMC_CACHE_DIR")
+    os.environ["FMC_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("FMC_CACHE_DIR", None)
+    else:
+        os.environ["FMC_CACHE_DIR"] = old
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
+    if find_proxy_command() is None:
+        pytest.skip("configurable-http-proxy is not installed: npm ci --prefix tests/hub (scripts/test.sh does it)")
     with LocalHub(tmp_path_factory.mktemp("hub"), threads=2) as running:
         running.tokens = {name: running.create_user(name) for name in ("alice", "bob")}
         yield running
@@ -113,8 +126,6 @@ def test_the_service_names_the_user_not_the_client(hub, alice, bob):
 
 
 def _open_as(hub, who, **kwargs):
-    import os
-
     old = os.environ.get("FMC_REGISTRY_TOKEN")
     os.environ["FMC_REGISTRY_TOKEN"] = hub.tokens[who]
     try:
@@ -297,3 +308,26 @@ def test_service_killed_mid_load_restarts_clean_and_clients_recover(hub, caplog)
     messages = [r.getMessage() for r in caplog.records]
     assert any("registry unavailable, retrying" in m for m in messages), messages
     assert any("registry available again" in m for m in messages), messages
+
+
+def test_an_unreachable_service_says_so_and_gives_up_after_retry_for(caplog):
+    caplog.set_level(logging.WARNING, logger="fmc_jupyter.registry.remote")
+    url = f"http://127.0.0.1:{free_port()}/services/fmc-registry/"  # nothing listens there
+    with pytest.raises(RegistryUnavailableError, match="registry unavailable at .* gave up retrying"):
+        RemoteRegistry(url, token="any", retry_for=0.5)
+    assert "registry unavailable, retrying" in caplog.text
+
+
+def test_where_the_hub_service_is(monkeypatch):
+    env = {"JUPYTERHUB_PUBLIC_HUB_URL": "https://hub.example.org/jh/hub/", "JUPYTERHUB_BASE_URL": "/jh/"}
+    assert hub_service_url(env) == "https://hub.example.org/jh/services/fmc-registry/"
+    assert hub_service_url({**env, "FMC_REGISTRY_SERVICE": "team-cnn"}) == \
+        "https://hub.example.org/jh/services/team-cnn/"
+    assert hub_service_url({**env, "FMC_REGISTRY_URL": "http://10.0.0.5:10101/services/fmc-registry/"}) == \
+        "http://10.0.0.5:10101/services/fmc-registry/"
+    with pytest.raises(FmcError, match="FMC_REGISTRY_URL"):
+        hub_service_url({})
+    monkeypatch.delenv("FMC_REGISTRY_TOKEN", raising=False)
+    monkeypatch.delenv("JUPYTERHUB_API_TOKEN", raising=False)
+    with pytest.raises(PermissionDeniedError, match="no JupyterHub API token"):
+        open_registry("http://127.0.0.1:1/services/fmc-registry/")
