@@ -127,6 +127,7 @@ def main() -> None:
             p.join(30)
         db = hub.workdir / "registry-ext" / "registry.db"
         hub.kill_external(15)  # SIGTERM: stop writing before we count
+        replayed = (hub.workdir / "service-ext.log").read_text(errors="replace").count("replayed the recorded answer")
         with sqlite3.connect(db) as conn:
             integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
             runs_found = conn.execute("SELECT count(*) FROM runs WHERE device LIKE 'bench-%'").fetchone()[0]
@@ -162,6 +163,7 @@ def main() -> None:
         back = sum(r["recovered"] for r in results)
         print(f"  fault: service SIGKILLed at {opts.kill_at:.0f} s, restarted after {outage:.1f} s; "
               f"{told}/{len(results)} clients logged 'registry unavailable, retrying', {back} 'available again'")
+        print(f"  changes committed before the kill whose answer was lost, answered again on retry: {replayed}")
     lost = runs_found < runs or epochs_found < epochs or finished_found < finishes
     doubled = runs_found > runs or epochs_found > epochs
     print("  verdict                 " + ("OK: nothing lost, nothing doubled, zero errors"

@@ -98,6 +98,7 @@ def _remembered(reg: Registry, request_id: str | None) -> str | None:
         return None
     if row[0] != reg.user:
         raise InputError("that request id was used by someone else; send a fresh one")
+    log.info("replayed the recorded answer to request %s of %s (a retry after a lost answer)", request_id, reg.user)
     return row[1]
 
 
