@@ -625,7 +625,14 @@ def open_registry(path: str | os.PathLike | None = None, user: str | None = None
     """Open (creating and seeding on first use) the embedded registry at ``path``.
 
     ``path`` defaults to ``$FMC_REGISTRY``, else ``<jupyter data dir>/fmc/registry.db``.
+    ``"hub"`` or an ``http(s)://`` URL (or no path with ``$FMC_REGISTRY_URL`` set) opens the team's
+    registry service instead: a :class:`~fmc_jupyter.registry.remote.RemoteRegistry` with the same methods.
     """
+    if (path is None and os.environ.get("FMC_REGISTRY_URL")) or (
+            isinstance(path, str) and (path == "hub" or path.startswith(("http://", "https://")))):
+        from .remote import open_remote_registry
+
+        return open_remote_registry(path, user=user)
     if path is not None and not isinstance(path, (str, os.PathLike)):
         raise FmcError(f"open_registry takes a file path, not {type(path).__name__}")
     return Registry(path if path is not None else default_registry_path(), user=user)
