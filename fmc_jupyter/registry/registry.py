@@ -30,6 +30,7 @@ from ..errors import FmcError, FmcWarning, InputError, NotFoundError, Permission
 from ..query import FTS_DRIVEN, ORDER_DRIVEN, compile_order, compile_query
 from ..records import DatasetRecord, ModelRecord, RunRecord, record_from_row
 from .artifacts import store_file, write_atomic
+from .lineage import LineageMixin
 from .schema import MIGRATIONS
 
 __all__ = ["Registry", "open_registry", "BUSY_TIMEOUT_S", "network_filesystem"]
@@ -81,7 +82,7 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-class Registry:
+class Registry(LineageMixin):
     """Models, datasets, training runs, rankings and evaluations of one registry file.
 
     Use :func:`open_registry`; ``user`` is who reads and writes (default :func:`config.current_user`).
@@ -387,15 +388,6 @@ class Registry:
         if record.artifact and not still_used:
             (self.artifacts_root / record.artifact).unlink(missing_ok=True)
 
-    def versions(self, ref: Any) -> pd.DataFrame:
-        """Every visible version of ``ref``'s model line, oldest first."""
-        name = self.model(ref).name
-        visible, vparams = self._visible()
-        cur = self.db.execute(
-            f"SELECT id, name, version, parent_id, run_id, owner, visibility, top1, params, sha256, created_at "
-            f"FROM models WHERE name = ? AND {visible} ORDER BY version", [name] + vparams)
-        return pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description])
-
     # ------------------------------------------------------------------ datasets
     def add_dataset(self, x, y, name: str, class_names: Sequence[str] | None = None, *, description: str = "",
                     source: str = "arrays") -> DatasetRecord:
@@ -633,7 +625,14 @@ def open_registry(path: str | os.PathLike | None = None, user: str | None = None
     """Open (creating and seeding on first use) the embedded registry at ``path``.
 
     ``path`` defaults to ``$FMC_REGISTRY``, else ``<jupyter data dir>/fmc/registry.db``.
+    ``"hub"`` or an ``http(s)://`` URL (or no path with ``$FMC_REGISTRY_URL`` set) opens the team's
+    registry service instead: a :class:`~fmc_jupyter.registry.remote.RemoteRegistry` with the same methods.
     """
+    if (path is None and os.environ.get("FMC_REGISTRY_URL")) or (
+            isinstance(path, str) and (path == "hub" or path.startswith(("http://", "https://")))):
+        from .remote import open_remote_registry
+
+        return open_remote_registry(path, user=user)
     if path is not None and not isinstance(path, (str, os.PathLike)):
         raise FmcError(f"open_registry takes a file path, not {type(path).__name__}")
     return Registry(path if path is not None else default_registry_path(), user=user)
