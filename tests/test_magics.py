@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +13,12 @@ from IPython.core.interactiveshell import InteractiveShell
 from fmc_jupyter.magics import FindCnnMagics, split_line
 from fmc_jupyter.records import DatasetRecord, ModelRecord, RunRecord
 from fmc_jupyter.widgets import ModelBrowser
+
+
+def needs(*modules: str):
+    """Skip while a service module this test drives is not in the checkout (branches land one by one)."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    return pytest.mark.skipif(bool(missing), reason=f"{', '.join(missing)} not in this checkout yet")
 
 
 @pytest.fixture
@@ -196,6 +204,7 @@ def sign_digits(shared_data, per_class: int, seed: int = 0):
     return images[pick], labels[pick]
 
 
+@needs('fmc_jupyter.finetune', 'fmc_jupyter.evaluate')
 @pytest.mark.slow
 def test_finetune_records_a_run_and_o_stores_it(shell, tmp_registry, shared_data):
     from fmc_jupyter.finetune import TrainingRun
@@ -219,6 +228,13 @@ def test_finetune_records_a_run_and_o_stores_it(shell, tmp_registry, shared_data
     assert type(change).__name__ == "ModelDiff" and shell.user_ns["change"] is change
     assert change.a == "MobileNet_0.25_224:v1" and change.b == "MobileNet_0.25_224:v2" and not change.identical
     assert "head added" in change.summary
+    # evaluate the kept version; the evaluation joins the dataset's leaderboard
+    evaluation = findcnn(shell, "evaluate kept signs -o evaluation")
+    assert type(evaluation).__name__ == "Evaluation" and shell.user_ns["evaluation"] is evaluation
+    assert evaluation.model.id == shell.user_ns["kept"].id and 0 <= evaluation.accuracy <= 1
+    board = tmp_registry.leaderboard("signs")
+    assert list(board["model_id"]) == [shell.user_ns["kept"].id]
+    assert board.iloc[0]["accuracy"] == pytest.approx(evaluation.accuracy)
 
 
 @pytest.mark.parametrize("line, message", [
@@ -232,6 +248,45 @@ def test_diff_user_errors(shell, line, message):
         findcnn(shell, line)
 
 
+@needs('fmc_jupyter.rank')
+@pytest.mark.slow
+def test_rank_scores_candidates_and_stores_the_ranking(shell, tmp_registry, shared_data):
+    from fmc_jupyter.rank import Ranking
+
+    tflite = tmp_registry.add_model(shared_data / "models" / "tflite" / "mobilenet_v1_0.25_128_quant.tflite",
+                                    name="mnv1-quant", family="mobilenet")
+    x, y = sign_digits(shared_data, 5)
+    shell.user_ns.update(x=x, y=y)
+    ranking = findcnn(shell, "rank x y --models name=MobileNet_0.25_224 or name=mnv1-quant --per-class 4 "
+                             "--methods logme,knn -o ranking")
+    assert isinstance(ranking, Ranking) and shell.user_ns["ranking"] is ranking
+    assert set(ranking["model_id"]) == {tflite.id, tmp_registry.model("MobileNet_0.25_224").id}
+    assert ranking["error"].isna().all() and ranking.methods == ("logme", "knn")
+    stored = tmp_registry.rankings()
+    assert set(stored["ranking_id"]) == {ranking.ranking_id} and set(stored["per_class"]) == {4}
+    # the cell body is the --models query; a registry dataset name stands for x and y
+    findcnn(shell, "dataset add x y --name signs")
+    again = findcnn(shell, "rank signs --per-class 4 --methods knn --models", "name=mnv1-quant\n")
+    assert list(again["model_id"]) == [tflite.id] and (again.num_examples, again.num_classes) == (40, 10)
+
+
+@needs('fmc_jupyter.rank', 'fmc_jupyter.evaluate')
+@pytest.mark.parametrize("line, message", [
+    ("rank x y --per-class 1", "per_class must be an integer >= 2"),
+    ("rank x y --methods bogus", "bogus"),
+    ("rank x y --models name=NoSuchNet", "no model you can see matches"),
+    ("rank x", "'x' holds a ndarray"),
+    ("rank x y --per-class many", "invalid all or int value: 'many'"),
+    ("evaluate NoSuchNet x y", "no model 'NoSuchNet'"),
+    ("evaluate MobileNetV2 x", "'x' holds a ndarray"),
+])
+def test_rank_and_evaluate_user_errors(shell, line, message):
+    shell.user_ns.update(x=np.zeros((8, 32, 32, 3), dtype=np.uint8), y=np.repeat([0, 1], 4))
+    with pytest.raises(UsageError, match=message):
+        findcnn(shell, line)
+
+
+@needs('fmc_jupyter.finetune')
 @pytest.mark.parametrize("line, message", [
     ("finetune NoSuchNet x y", "no model 'NoSuchNet'"),
     ("finetune MobileNet_0.25_224 x y --epochs 0", "epochs must be a positive"),

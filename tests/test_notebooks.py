@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import json
 from pathlib import Path
 
@@ -13,6 +15,12 @@ from fmc_jupyter.notebooks import NotebookFailed, example_notebooks_dir, execute
 NOTEBOOKS = sorted(example_notebooks_dir().glob("*.ipynb"))
 # the quickstart runs through the main job (test_quickstart_main_job...), the others here
 OTHERS = [p for p in NOTEBOOKS if p.name != "quickstart.ipynb"]
+
+
+def needs(*modules: str):
+    """Skip while a service module this test drives is not in the checkout (branches land one by one)."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    return pytest.mark.skipif(bool(missing), reason=f"{', '.join(missing)} not in this checkout yet")
 
 
 def test_there_are_example_notebooks():
@@ -59,6 +67,7 @@ def test_notebooks_are_stored_without_outputs():
         assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code"), path.name
 
 
+@needs('fmc_jupyter.rank', 'fmc_jupyter.finetune', 'fmc_jupyter.evaluate')
 @pytest.mark.slow
 def test_quickstart_main_job_writes_notebook_html_and_report(shared_data, tmp_path, monkeypatch):
     from fmc_jupyter.__main__ import main

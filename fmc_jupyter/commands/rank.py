@@ -1,0 +1,36 @@
+"""``%findcnn rank <x> <y> [--models <query>] [--per-class N] [--methods ...]``: which models transfer best to
+your images (:func:`fmc_jupyter.rank.rank`)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from . import Command, Context, auto_or
+
+__all__ = ["COMMANDS"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("x", help="notebook variable with images (N, H, W[, C]), or a registry dataset name")
+    parser.add_argument("y", nargs="?", default=None, help="notebook variable with labels (N,)")
+    parser.add_argument("--models", nargs="+", default=None,
+                        help="query choosing the candidate models, e.g. 'params<10M and domain=natural' "
+                             "(the library's default when left out; in %%%%findcnn rank ... --models, the cell body)")
+    parser.add_argument("--per-class", type=auto_or(int, word="all"), default=20,
+                        help="images per class in the ranked slice (default 20; 'all' for every image)")
+    parser.add_argument("--methods", nargs="+", default=None,
+                        help="transferability estimators, space or comma separated (default: the library's)")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> Any:
+    from ..rank import rank
+
+    x, y = ctx.images_and_labels(args.x, args.y)
+    options = {"models": " ".join(args.models)} if args.models else {}
+    methods = [m for part in args.methods for m in part.split(",") if m] if args.methods else None
+    per_class = None if args.per_class == "all" else args.per_class
+    return rank(x, y, registry=ctx.registry, per_class=per_class, methods=methods, **options)
+
+
+COMMANDS = [Command("rank", "rank models by how well they should transfer to your images", add_arguments, run)]
