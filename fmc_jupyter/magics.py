@@ -101,6 +101,15 @@ def split_line(line: str, dash_values: tuple[str, ...] = ()) -> list[str]:
     return joined
 
 
+def _default_registry_key() -> tuple[str, str]:
+    """What ``open_registry()`` would open now: the service URL or the registry file."""
+    import os
+
+    from .config import default_registry_path
+
+    return os.environ.get("FMC_REGISTRY_URL", ""), str(default_registry_path().expanduser().resolve())
+
+
 @magics_class
 class FindCnnMagics(Magics):
     """The ``%findcnn`` magics of one IPython shell, with the registry they talk to."""
@@ -108,29 +117,34 @@ class FindCnnMagics(Magics):
     def __init__(self, shell=None, registry=None):
         super().__init__(shell)
         self._registry = registry
+        self._default_key: tuple[str, str] | None = None
 
     @property
     def registry(self):
-        """The registry the magics use: set it, or the default embedded registry (``$FMC_REGISTRY``) opens."""
-        from .config import default_registry_path
+        """The registry the magics use: one set here (or by ``%findcnn registry ...``), else the default one.
 
-        if self._registry is None or (getattr(self, "_default", False) and
-                                      self._registry.path != default_registry_path().expanduser().resolve()):
-            from . import open_registry
+        The default is ``fmc.open_registry()`` (``$FMC_REGISTRY_URL``, ``$FMC_REGISTRY`` or the Jupyter data
+        dir); it is opened again when those variables change.
+        """
+        if self._registry is None or self._default_key is not None:
+            key = _default_registry_key()
+            if self._registry is None or key != self._default_key:
+                from . import open_registry
 
-            self._registry = open_registry()
-            self._default = True
+                self._registry = open_registry()
+                self._default_key = key
         return self._registry
 
     @registry.setter
     def registry(self, registry) -> None:
         self._registry = registry
-        self._default = False
+        self._default_key = None
 
     def _context(self) -> Context:
         namespace = self.shell.user_ns if self.shell is not None else {}
         evaluate = self.shell.ev if self.shell is not None else None
-        return Context(registry=self.registry, namespace=namespace, evaluate=evaluate)
+        return Context(registry=self.registry, namespace=namespace, evaluate=evaluate,
+                       use_registry=lambda registry: setattr(self, "registry", registry))
 
     @line_cell_magic
     def findcnn(self, line: str = "", cell: str | None = None) -> Any:

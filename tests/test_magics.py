@@ -186,6 +186,20 @@ def test_help_prints_real_help_and_returns_nothing(shell, capsys):
     assert "Subcommands:" in capsys.readouterr().out
 
 
+def test_registry_subcommand_shows_and_switches_the_registry(shell, tmp_registry, tmp_path):
+    from fmc_jupyter.registry import Registry
+
+    assert findcnn(shell, "registry") is tmp_registry
+    other = findcnn(shell, f"registry {tmp_path / 'other' / 'registry.db'} -o other")
+    assert isinstance(other, Registry) and other.path == (tmp_path / "other" / "registry.db").resolve()
+    assert findcnn(shell, "registry") is other and shell.user_ns["other"] is other
+    shell.user_ns["mine"] = tmp_registry
+    assert findcnn(shell, "registry mine") is tmp_registry
+    assert findcnn(shell, "show MobileNetV2").id == tmp_registry.model("MobileNetV2").id
+    with pytest.raises(UsageError, match="cannot tell where the registry service is"):
+        findcnn(shell, "registry hub")
+
+
 def test_default_registry_follows_fmc_registry(tmp_path, monkeypatch):
     monkeypatch.setenv("FMC_REGISTRY", str(tmp_path / "a" / "registry.db"))
     magics = FindCnnMagics(shell=None)

@@ -19,7 +19,7 @@ from ..errors import InputError, NotFoundError
 __all__ = ["Command", "Context", "all_commands", "unquote", "auto_or", "MODULES"]
 
 # subcommand modules, in the order the help lists them
-MODULES = ["search", "show", "rank", "finetune", "runs", "evaluate", "diff", "datasets", "publish", "ui"]
+MODULES = ["search", "show", "rank", "finetune", "runs", "evaluate", "diff", "datasets", "publish", "registry", "ui"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ class Context:
     registry: Any
     namespace: dict[str, Any] = field(default_factory=dict)
     evaluate: Callable[[str], Any] | None = None  # evaluates an expression in the user namespace
+    use_registry: Callable[[Any], None] | None = None  # makes a registry the one later subcommands use
 
     def value(self, name: str, what: str = "variable") -> Any:
         """The value of ``name``: a notebook variable, or an expression over notebook variables (``x[:100]``)."""
