@@ -31,6 +31,13 @@ TABLE_COLUMNS = ["id", "name", "version", "family", "domain", "input_size", "par
                  "owner", "visibility"]
 
 
+_FAILED_HTML = "<pre style='color:#b00020'>failed: see the error in the output below</pre>"
+
+
+class _Failed(Exception):
+    """An unexpected error, already shown (with its traceback) in the browser's output area."""
+
+
 def _number(value: float) -> str:
     return f"{value:.4g}"
 
@@ -225,6 +232,24 @@ class ModelBrowser:
                            "then press 'refresh variables'")
         return self.namespace[self.x_var.value], self.namespace[self.y_var.value]
 
+    def _in_output(self, action):
+        """Run ``action()`` with what it prints (progress, a bug's traceback) in the browser's output area.
+
+        Returns its result and re-raises an :class:`FmcError` (the caller shows it in the status line). Inside
+        IPython the ``Output`` widget shows any other exception there and swallows it; that becomes ``_Failed``.
+        """
+        outcome: dict[str, Any] = {}
+        with self.output:
+            try:
+                outcome["value"] = action()
+            except FmcError as exc:
+                outcome["error"] = exc
+        if "error" in outcome:
+            raise outcome["error"]
+        if "value" not in outcome:
+            raise _Failed()
+        return outcome["value"]
+
     def rank_on_my_data(self):
         """Rank the models in the results table on the chosen x / y (:func:`fmc_jupyter.rank.rank`)."""
         from IPython.display import display
@@ -236,11 +261,15 @@ class ModelBrowser:
                 raise FmcError("no models to rank: loosen the filters until the table lists some")
             from .rank import rank
 
-            with self.output:
-                self.ranking = rank(x, y, models=[int(i) for i in self.results["id"]], registry=self.registry)
+            ranking = self._in_output(lambda: rank(x, y, models=[int(i) for i in self.results["id"]],
+                                                   registry=self.registry))
+        except _Failed:
+            self.status.value = _FAILED_HTML
+            return None
         except FmcError as exc:
             self.status.value = _error_html(exc)
             return None
+        self.ranking = ranking
         with self.output:
             display(self.ranking)
         self.status.value = f"ranked {len(self.results)} model(s) on {self.x_var.value} / {self.y_var.value}"
@@ -259,9 +288,12 @@ class ModelBrowser:
 
             self.plot.value = ""
             callback = _live_plot(self.plot)
-            with self.output:
-                self.training_run = finetune(self.selected.id, x, y, epochs=self.epochs.value,
-                                             registry=self.registry, callbacks=[callback], progress=False)
+            self.training_run = self._in_output(lambda: finetune(
+                self.selected.id, x, y, epochs=self.epochs.value, registry=self.registry, callbacks=[callback],
+                progress=False))
+        except _Failed:
+            self.status.value = _FAILED_HTML
+            return None
         except FmcError as exc:
             self.status.value = _error_html(exc)
             return None

@@ -284,6 +284,26 @@ def test_rank_scores_candidates_and_stores_the_ranking(shell, tmp_registry, shar
     assert list(again["model_id"]) == [tflite.id] and (again.num_examples, again.num_classes) == (40, 10)
 
 
+@needs("fmc_jupyter.auto")
+@pytest.mark.slow
+def test_auto_ranks_tries_and_fine_tunes_the_winner(shell, tmp_registry, shared_data):
+    tflite = tmp_registry.add_model(shared_data / "models" / "tflite" / "mobilenet_v1_0.25_128_quant.tflite",
+                                    name="mnv1-quant", family="mobilenet")
+    x, y = sign_digits(shared_data, 5)
+    shell.user_ns.update(x=x, y=y)
+    result = findcnn(shell, "auto x y --models name=MobileNet_0.25_224 or name=mnv1-quant --per-class 4 --k 2 "
+                            "--trial-epochs 1 --epochs 2 -o result")
+    assert shell.user_ns["result"] is result
+    assert result.winner.name == "MobileNet_0.25_224" and len(result.run.history) == 2
+    trials = result.trials.set_index("model_id")
+    assert "only Keras" in trials.loc[tflite.id, "error"]  # TFLite files are ranked, not trained
+    runs = tmp_registry.runs()
+    assert set(runs["kind"]) == {"trial", "finetune"}
+    assert runs.set_index("id").loc[result.run.run_id, "status"] == "finished"
+    with pytest.raises(UsageError, match="auto needs k >= 1"):
+        findcnn(shell, "auto x y --k 0")
+
+
 @needs('fmc_jupyter.rank', 'fmc_jupyter.evaluate')
 @pytest.mark.parametrize("line, message", [
     ("rank x y --per-class 1", "per_class must be an integer >= 2"),

@@ -139,6 +139,9 @@ def test_finetune_without_a_model_says_so(tmp_registry):
 @needs('fmc_jupyter.rank')
 @pytest.mark.slow
 def test_rank_button_ranks_the_listed_models_on_the_chosen_variables(tmp_registry, shared_data):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    InteractiveShell.instance()  # as in a kernel: the Output widget then swallows exceptions raised inside it
     tflite = tmp_registry.add_model(shared_data / "models" / "tflite" / "mobilenet_v1_0.25_128_quant.tflite",
                                     name="mnv1-quant", family="mobilenet")
     x, y = sign_digits(shared_data, 4)
