@@ -93,6 +93,11 @@ async def test_fields_lists_the_query_language(api):
     assert {"params", "top1", "domain"} <= names and body["aliases"]["accuracy"] == "top1"
 
 
+async def test_facets_list_visible_domains_and_families(api):
+    alice, bob = await api("facets"), await api("facets", user=BOB)
+    assert "medical" in alice["domain"] and "mobilenet" in alice["family"] and "natural" in bob["domain"]
+
+
 async def test_models_pages_with_total_and_order(api):
     first = await api("models", params={"q": "family=mobilenet", "order": "-top1", "limit": 2})
     assert first["total"] >= 3 and len(first["models"]) == 2
@@ -162,7 +167,7 @@ async def test_diff_answers_or_says_it_is_not_available(api):
         assert isinstance(body, dict) and body
 
 
-@pytest.mark.parametrize("route", ["version", "fields", "models", "models/1", "models/1/versions", "models/1/runs",
+@pytest.mark.parametrize("route", ["version", "fields", "facets", "models", "models/1", "models/1/versions", "models/1/runs",
                                    "models/1/rankings", "runs/1", "datasets", "datasets/tiny/rankings", "diff"])
 async def test_every_route_needs_credentials(jp_fetch, route):
     with pytest.raises(tornado.httpclient.HTTPClientError) as info:

@@ -125,6 +125,14 @@ class FieldsHandler(FmcHandler):
                     "aliases": ALIASES})
 
 
+class FacetsHandler(FmcHandler):
+    @tornado.web.authenticated
+    def get(self) -> None:
+        """Distinct domains and families of the models you can see (options of the quick filters)."""
+        frame = self.registry.search("", columns=["domain", "family"], limit=None)
+        self.reply({col: sorted({str(v) for v in frame[col].dropna()}, key=str.lower) for col in ("domain", "family")})
+
+
 class ModelsHandler(FmcHandler):
     @tornado.web.authenticated
     def get(self) -> None:
@@ -206,6 +214,7 @@ _REF = r"(?P<ref>[^/]+)"
 ROUTES: list[tuple[str, type[FmcHandler]]] = [
     (r"version", VersionHandler),
     (r"fields", FieldsHandler),
+    (r"facets", FacetsHandler),
     (r"models", ModelsHandler),
     (rf"models/{_REF}", ModelHandler),
     (rf"models/{_REF}/versions", VersionsHandler),
