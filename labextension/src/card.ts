@@ -142,7 +142,7 @@ export class ModelCard {
       const parent = v.parent_id !== null && byId.has(v.parent_id) ? `from v${byId.get(v.parent_id)!.version}` : v.parent_id ? `from #${v.parent_id}` : 'root';
       return h('tr', { class: v.id === this.modelId ? 'fmc-current' : '' },
         h('td', {}, check), h('td', {}, `v${v.version}`), h('td', { class: 'fmc-muted' }, parent),
-        h('td', { class: 'fmc-num' }, fmtPercent(v.top1)), h('td', {}, `${v.owner}${v.visibility === 'private' ? ' 🔒' : ''}`),
+        h('td', { class: 'fmc-num' }, fmtPercent(v.top1)), h('td', {}, v.owner, v.visibility === 'private' ? h('span', { class: 'fmc-badge', title: 'private' }, 'private') : null),
         h('td', { class: 'fmc-muted' }, (v.created_at || '').slice(0, 10)));
     });
     return h('section', { class: 'fmc-section fmc-versions' }, h('h4', {}, `Versions (${versions.length})`),
@@ -157,7 +157,7 @@ export class ModelCard {
       this.diffOut.replaceChildren(h('h4', {}, 'Diff'), renderValue(result, 0));
     } catch (error) {
       const message = error instanceof ApiError && error.status === 501
-        ? `Model diff is not available yet: ${error.message}`
+        ? `Diff unavailable: ${error.message}`
         : error instanceof Error ? error.message : String(error);
       this.diffOut.replaceChildren(h('div', { class: 'fmc-error fmc-diff-unavailable' }, message));
     }

@@ -42,7 +42,7 @@ export function fmtValue(value: unknown): string {
     return '–';
   }
   if (typeof value === 'number') {
-    return Number.isInteger(value) ? String(value) : value.toPrecision(4);
+    return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(4)));
   }
   if (typeof value === 'object') {
     const text = JSON.stringify(value);
