@@ -74,6 +74,8 @@ export class FmcPanel extends Widget implements CardHost {
       window.clearTimeout(this.debounce);
       this.debounce = window.setTimeout(() => void this.search(), 300);
     });
+    this.input.addEventListener('focus', () => this.showHints());
+    this.input.addEventListener('blur', () => this.hints.replaceChildren());
     this.input.addEventListener('keydown', event => {
       if (event.key === 'Enter') {
         window.clearTimeout(this.debounce);
@@ -205,6 +207,7 @@ export class FmcPanel extends Widget implements CardHost {
       h('span', { class: 'fmc-muted' }, word && chips.length ? 'fields: ' : chips.length ? 'fields: ' : ''),
       ...chips.map(([name, help]) => {
         const chip = h('button', { class: 'fmc-chip', title: help, type: 'button' }, name);
+        chip.addEventListener('mousedown', event => event.preventDefault()); // keep the focus in the query box
         chip.addEventListener('click', () => {
           const before = value.slice(0, caret - word.length);
           this.input.value = `${before}${name}${value.slice(caret)}`;

@@ -55,7 +55,7 @@ export class ResultsTable {
     this.header.replaceChildren(
       ...COLUMNS.map(col => {
         const arrow = this.order === col.key ? ' ▲' : this.order === `-${col.key}` ? ' ▼' : '';
-        const cell = h('div', { class: `fmc-cell${col.numeric ? ' fmc-num' : ''}`, role: 'columnheader',
+        const cell = h('div', { class: `fmc-cell fmc-col-${col.key}${col.numeric ? ' fmc-num' : ''}`, role: 'columnheader',
           title: `order by ${col.key}` }, col.title + arrow);
         cell.addEventListener('click', () => {
           const next = this.order === `-${col.key}` ? col.key : `-${col.key}`;
@@ -135,7 +135,7 @@ export class ResultsTable {
     row.dataset.modelId = String(model.id);
     row.title = model.description || `${model.name}:v${model.version}`;
     for (const col of COLUMNS) {
-      row.appendChild(h('div', { class: `fmc-cell${col.numeric ? ' fmc-num' : ''}`, role: 'cell' }, col.cell(model)));
+      row.appendChild(h('div', { class: `fmc-cell fmc-col-${col.key}${col.numeric ? ' fmc-num' : ''}`, role: 'cell' }, col.cell(model)));
     }
     if (model.visibility === 'private') {
       row.classList.add('fmc-private');
