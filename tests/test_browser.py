@@ -5,6 +5,7 @@ Screenshots land in ``test-output/`` at the repository root.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
@@ -19,6 +20,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SHOTS = REPO / "test-output"
 HOSTILE = '<img src=x onerror="document.body.dataset.pwned=1"><b>bold?</b>'
+
+
+@pytest.fixture
+def jp_asyncio_loop():
+    """Stands in for pytest-jupyter's autouse per-test event loop (active when tests/test_server.py runs in the
+    same session): Playwright's sync API keeps the current loop running, and closing that one at teardown fails.
+    This loop is private: never set as current, closed at teardown."""
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
 
 
 @pytest.fixture(scope="module")
