@@ -16,7 +16,9 @@ from fmc_jupyter.registry import Registry
 
 from lab_server import REPO, chromium, jupyter_lab, missing_browser_parts
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
+              # pytest-jupyter's autouse cleanup (when test_server.py shares the session) finds no server here
+              pytest.mark.filterwarnings("ignore:coroutine 'ServerApp._cleanup' was never awaited:RuntimeWarning")]
 
 SHOTS = REPO / "test-output"
 HOSTILE = '<img src=x onerror="document.body.dataset.pwned=1"><b>bold?</b>'
