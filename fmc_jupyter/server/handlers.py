@@ -6,8 +6,8 @@ Every route requires Jupyter's authentication. The registry user is the authenti
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-import importlib.util
 import json
 from typing import Any
 
@@ -113,8 +113,7 @@ class VersionHandler(FmcHandler):
     @tornado.web.authenticated
     def get(self) -> None:
         """Package version, who you are, and a stamp that changes whenever the registry changes."""
-        self.reply({"version": __version__, "user": self.registry_user(), "stamp": self.pool.change_stamp(),
-                    "diff": importlib.util.find_spec("fmc_jupyter.diff") is not None})
+        self.reply({"version": __version__, "user": self.registry_user(), "stamp": self.pool.change_stamp()})
 
 
 class FieldsHandler(FmcHandler):
@@ -201,13 +200,22 @@ class DatasetRankingsHandler(FmcHandler):
 
 class DiffHandler(FmcHandler):
     @tornado.web.authenticated
-    def get(self) -> None:
-        """``?a=<ref>&b=<ref>`` -> ``fmc_jupyter.diff.diff(a, b).to_dict()``; 501 while diff is not installed."""
-        if importlib.util.find_spec("fmc_jupyter.diff") is None:
-            raise tornado.web.HTTPError(501, "model diff is not available in this version of fmc_jupyter yet")
-        from ..diff import diff
+    async def get(self) -> None:
+        """``?a=<ref>&b=<ref>`` -> ``fmc_jupyter.diff.diff(a, b).to_dict()``.
 
-        self.reply(diff(self.get_argument("a"), self.get_argument("b"), registry=self.registry).to_dict())
+        Diffing reads model files (and may build Keras models), so it runs in a worker thread on a
+        registry connection of its own, keeping the server's event loop free.
+        """
+        a, b = self.get_argument("a"), self.get_argument("b")
+        path, user = self.registry.path, self.registry.user
+
+        def work() -> dict[str, Any]:
+            from ..diff import diff
+
+            with Registry(path, user=user) as registry:
+                return diff(a, b, registry=registry).to_dict()
+
+        self.reply(await asyncio.to_thread(work))
 
 
 _REF = r"(?P<ref>[^/]+)"

@@ -107,5 +107,4 @@ export interface VersionInfo {
   version: string;
   user: string;
   stamp: string;
-  diff: boolean;
 }

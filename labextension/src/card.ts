@@ -156,9 +156,7 @@ export class ModelCard {
       const result = await requestAPI<Record<string, unknown>>('diff', { a, b });
       this.diffOut.replaceChildren(h('h4', {}, 'Diff'), renderValue(result, 0));
     } catch (error) {
-      const message = error instanceof ApiError && error.status === 501
-        ? `Diff unavailable: ${error.message}`
-        : error instanceof Error ? error.message : String(error);
+      const message = error instanceof Error ? error.message : String(error);
       this.diffOut.replaceChildren(h('div', { class: 'fmc-error fmc-diff-unavailable' }, message));
     }
   }
