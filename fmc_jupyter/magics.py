@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import re
 from typing import Any
 
@@ -103,8 +104,6 @@ def split_line(line: str, dash_values: tuple[str, ...] = ()) -> list[str]:
 
 def _default_registry_key() -> tuple[str, str]:
     """What ``open_registry()`` would open now: the service URL or the registry file."""
-    import os
-
     from .config import default_registry_path
 
     return os.environ.get("FMC_REGISTRY_URL", ""), str(default_registry_path().expanduser().resolve())
