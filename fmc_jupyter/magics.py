@@ -142,7 +142,7 @@ class FindCnnMagics(Magics):
     def _context(self) -> Context:
         namespace = self.shell.user_ns if self.shell is not None else {}
         evaluate = self.shell.ev if self.shell is not None else None
-        return Context(registry=self.registry, namespace=namespace, evaluate=evaluate,
+        return Context(get_registry=lambda: self.registry, namespace=namespace, evaluate=evaluate,
                        use_registry=lambda registry: setattr(self, "registry", registry))
 
     @line_cell_magic

@@ -15,6 +15,8 @@ from fmc_jupyter.notebooks import NotebookFailed, example_notebooks_dir, execute
 NOTEBOOKS = sorted(example_notebooks_dir().glob("*.ipynb"))
 # the quickstart runs through the main job (test_quickstart_main_job...), the others here
 OTHERS = [p for p in NOTEBOOKS if p.name != "quickstart.ipynb"]
+# notebooks that read offline weights / images (the others build what they need)
+NEEDS_SHARED_DATA = {"quickstart.ipynb", "auto.ipynb"}
 # the service modules each notebook drives
 SERVICES = {"auto.ipynb": ("fmc_jupyter.rank", "fmc_jupyter.finetune", "fmc_jupyter.auto", "fmc_jupyter.evaluate")}
 
@@ -31,7 +33,9 @@ def test_there_are_example_notebooks():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", OTHERS, ids=[p.stem for p in OTHERS])
-def test_notebook_runs_without_errors(notebook, shared_data, tmp_path):
+def test_notebook_runs_without_errors(notebook, request, tmp_path):
+    if notebook.name in NEEDS_SHARED_DATA:
+        request.getfixturevalue("shared_data")  # skips without the offline weights and images
     missing = [m for m in SERVICES.get(notebook.name, ()) if importlib.util.find_spec(m) is None]
     if missing:
         pytest.skip(f"{', '.join(missing)} not in this checkout yet")
@@ -50,7 +54,8 @@ def test_notebook_runs_without_errors(notebook, shared_data, tmp_path):
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert not errors, errors
     assert executed.with_suffix(".html").stat().st_size > 0
-    assert registry.exists()  # the notebook used the registry it was pointed at, not the user's
+    if notebook.name != "hub.ipynb":  # (the hub notebook uses the hub's registry service)
+        assert registry.exists()  # the notebook used the registry it was pointed at, not the user's
 
 
 def test_a_failing_cell_fails_and_still_writes_the_notebook(tmp_path):

@@ -57,10 +57,14 @@ def auto_or(cast: Callable[[str], Any], word: str = "auto") -> Callable[[str], A
 class Context:
     """What a subcommand may use: the registry and the notebook's namespace (``user_ns``)."""
 
-    registry: Any
+    get_registry: Callable[[], Any]  # the registry in use (opened on first use)
     namespace: dict[str, Any] = field(default_factory=dict)
     evaluate: Callable[[str], Any] | None = None  # evaluates an expression in the user namespace
     use_registry: Callable[[Any], None] | None = None  # makes a registry the one later subcommands use
+
+    @property
+    def registry(self) -> Any:
+        return self.get_registry()
 
     def value(self, name: str, what: str = "variable") -> Any:
         """The value of ``name``: a notebook variable, or an expression over notebook variables (``x[:100]``)."""
