@@ -92,6 +92,7 @@ def test_quickstart_main_job_writes_notebook_html_and_report(shared_data, tmp_pa
     assert main(["quickstart", "--registry", str(tmp_path / "reg.db"), "--timeout", "600"]) == 0
     out = tmp_path / "quickstart-output"
     assert (out / "quickstart.ipynb").is_file() and (out / "quickstart.html").is_file()
+    assert "Training run" in (out / "report.html").read_text()  # the fine-tuning report, where README says
     nb = nbformat.read(out / "quickstart.ipynb", as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(c.execution_count for c in code), "every code cell ran"
