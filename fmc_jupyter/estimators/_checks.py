@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["check_features", "check_probabilities"]
+__all__ = ["check_features", "check_probabilities", "left_singular"]
 
 
 def check_features(features, labels, min_per_class: int = 1) -> tuple[np.ndarray, np.ndarray, int]:
@@ -39,3 +39,26 @@ def check_probabilities(probs, labels) -> tuple[np.ndarray, np.ndarray, int]:
     if (s <= 0).any():
         raise InputError("a row of source probabilities sums to 0")
     return p / s, y, c
+
+
+def left_singular(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Thin SVD ``f = U diag(sv) V^T`` without ``V``: ``U (N, k)``, ``sv (k,)`` descending, ``k = min(N, D)``.
+
+    From ``eigh`` of the smaller Gram matrix (``f f^T``, or ``f^T f`` with ``U = f V / sv``), several times faster
+    than LAPACK's ``gesdd`` on these shapes; directions with ``sv`` below ``1e-10 * sv_max`` are zeroed.
+    """
+    n, d = f.shape
+    if n <= d:
+        w, u = np.linalg.eigh(f @ f.T)
+    else:
+        w, v = np.linalg.eigh(f.T @ f)
+        u = f @ v
+    order = np.argsort(w)[::-1]
+    w, u = np.maximum(w[order], 0.0), u[:, order]
+    sv = np.sqrt(w)
+    keep = sv > (sv[0] * 1e-10 if sv.size and sv[0] > 0 else np.inf)
+    if n > d:
+        u = np.where(keep, u / np.where(keep, sv, 1.0), 0.0)
+    sv = np.where(keep, sv, 0.0)
+    u = np.where(keep, u, 0.0)
+    return u, sv

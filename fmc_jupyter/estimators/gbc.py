@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_features
+from ._checks import check_features, left_singular
 
 __all__ = ["gbc", "pca_project"]
 
@@ -26,7 +26,7 @@ __all__ = ["gbc", "pca_project"]
 def pca_project(features: np.ndarray, dims: int) -> np.ndarray:
     """Centred ``features (N, D)`` projected on their first ``dims`` principal components: ``(N, dims)``."""
     f = features - features.mean(axis=0)
-    u, sv, _ = np.linalg.svd(f, full_matrices=False)
+    u, sv = left_singular(f)
     dims = int(max(1, min(dims, len(sv))))
     return u[:, :dims] * sv[:dims]
 

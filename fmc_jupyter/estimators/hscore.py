@@ -16,14 +16,15 @@ with ``a`` the Ledoit-Wolf (2004) shrinkage intensity, ``a = min(b, d) / d`` wit
 ``d = ||S - mu I||_F^2 / D`` and ``b = (1 / (D N^2)) sum_i ||f_i f_i^T - S||_F^2``.
 
 Fast path: the class means ``m_c`` lie in the row space of ``f = U diag(sv) V^T``, so
-``m_c^T Sigma_a^-1 m_c = sum_i (V^T m_c)_i^2 / ((1 - a) sv_i^2 / N + a mu)`` and no ``D x D`` matrix is formed.
+``m_c^T Sigma_a^-1 m_c = sum_i (V^T m_c)_i^2 / ((1 - a) sv_i^2 / N + a mu)`` with
+``V^T m_c = diag(sv) U^T 1_c / N_c``; no ``D x D`` matrix is formed.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_features
+from ._checks import check_features, left_singular
 
 __all__ = ["hscore", "ledoit_wolf_shrinkage"]
 
@@ -50,12 +51,11 @@ def hscore(features: np.ndarray, labels: np.ndarray) -> float:
     f = f - f.mean(axis=0)
     a = ledoit_wolf_shrinkage(f)
     mu = (f ** 2).sum() / f.size
-    _, sv, vt = np.linalg.svd(f, full_matrices=False)
+    u, sv = left_singular(f)
     counts = np.bincount(y, minlength=c).astype(np.float64)
-    means = np.zeros((c, f.shape[1]))
-    np.add.at(means, y, f)
-    means /= counts[:, None]                                      # (C, D) class means
-    proj = means @ vt.T                                           # (C, k) coordinates in the row space
+    sums = np.zeros((c, u.shape[1]))
+    np.add.at(sums, y, u)                                         # (C, k) U^T 1_c
+    proj = sums * sv / counts[:, None]                            # V^T m_c = diag(sv) U^T 1_c / N_c
     inv = 1.0 / ((1 - a) * sv ** 2 / n + a * mu)                   # (k,)
-    keep = np.isfinite(inv)
+    keep = np.isfinite(inv) & (sv > 0)
     return float((1 - a) * ((counts / n) * (proj[:, keep] ** 2 @ inv[keep])).sum())

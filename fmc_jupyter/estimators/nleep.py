@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_features
+from ._checks import check_features, left_singular
 from .leep import leep
 
 __all__ = ["nleep", "fit_diagonal_gmm", "gmm_log_responsibilities"]
@@ -68,7 +68,7 @@ def nleep(features: np.ndarray, labels: np.ndarray, components_per_class: int = 
     """N-LEEP of ``features (N, D)`` for ``labels (N,)``; higher is better."""
     f, y, c = check_features(features, labels)
     f = f - f.mean(axis=0)
-    u, sv, _ = np.linalg.svd(f, full_matrices=False)
+    u, sv = left_singular(f)
     ratio = np.cumsum(sv ** 2) / max((sv ** 2).sum(), np.finfo(np.float64).tiny)
     d = int(min(max_dims, np.searchsorted(ratio, variance) + 1, len(sv)))
     z = u[:, :d] * sv[:d]
