@@ -326,7 +326,7 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
             ex = extract_features(record, images, registry, layer=layer if record.source_kind == "keras_file" else None,
                                   data_hash=data_hash, cache=cache, progress=progress)
         except FmcError as exc:
-            errors[j] = str(exc)
+            errors[j] = str(exc) if record.ref in str(exc) else f"{record.ref}: {exc}"
         except Exception as exc:  # a model that cannot be run must not stop the others
             errors[j] = f"{type(exc).__name__}: {exc} ({traceback.extract_tb(exc.__traceback__)[-1].name})"
         else:

@@ -176,10 +176,18 @@ def _keras_file(record, images, registry, layer, batch_size, progress):
         feature_tensor = last.input
         name = f"input of {last.name}"
     head = model.outputs[0]
-    extractor = keras.Model(model.inputs, [feature_tensor, head])
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    extractor = keras.Model(inputs, [feature_tensor, head])
     activation = getattr(model.layers[-1], "activation", None)
     act_name = getattr(activation, "__name__", str(activation))
     rec = record if record.input_size or size is None else _with_size(record, size)
+    side = int(rec.input_size or 0)
+    h, w = (side, side) if side else (images.shape[1], images.shape[2])
+    try:  # symbolic shapes: a variable-size model says clearly when the images are too small for it
+        extractor.compute_output_spec(keras.KerasTensor((1, h, w, 3)))
+    except Exception as exc:
+        raise InputError(f"images of {h}x{w} px are too small for {record.ref} (or do not fit its input): "
+                         f"{str(exc)[:200]}; upscale the images or choose another model") from exc
     feats, heads = [], []
     with _progress(len(images), record.ref, progress) as bar:
         for start in range(0, len(images), batch_size):
