@@ -94,9 +94,9 @@ class Ranking:
 
     Columns: ``rank``, ``model`` (``name:vN``), ``model_id``, ``combined`` (rank average in [0, 1]), each
     method's raw score, ``top1`` / ``top3`` stability frequencies (``top1_freq``, ``top3_freq``), ``seconds``
-    (feature extraction + scoring), ``cached`` (features came from the cache) and ``error`` (why a model could not
-    be scored). DataFrame attributes and indexing are forwarded to the table (``ranking.head()``,
-    ``ranking["logme"]``).
+    (feature extraction + scoring), ``cached`` (features came from the cache), ``error`` (why a model could not
+    be scored) and ``notes`` (methods that failed for a model that was still ranked on the others). DataFrame
+    attributes and indexing are forwarded to the table (``ranking.head()``, ``ranking["logme"]``).
     """
 
     def __init__(self, table: pd.DataFrame, *, methods: Sequence[str], combination: Sequence[str],
@@ -315,6 +315,7 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
 
     table = {m: np.full(len(records), np.nan) for m in method_list}
     errors: list[str | None] = [None] * len(records)
+    notes: list[str | None] = [None] * len(records)
     seconds = np.zeros(len(records))
     cached = np.zeros(len(records), dtype=bool)
     feats: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
@@ -336,8 +337,11 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
             for m, v in scores.items():
                 table[m][j] = v
             if method_errors:
-                errors[j] = "; ".join(f"{m}: {e}" for m, e in method_errors.items()) if len(method_errors) == len(
-                    [m for m in method_list if m != PRIOR_METHOD]) else None
+                text = "; ".join(f"{m}: {e}" for m, e in method_errors.items())
+                if all(np.isnan(scores[m]) for m in method_list):
+                    errors[j] = text            # nothing could be scored: the model is not ranked
+                else:
+                    notes[j] = text             # some methods failed: ranked on the others
         seconds[j] = time.perf_counter() - t0
 
     ok = np.array([e is None for e in errors])
@@ -356,6 +360,7 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
         "seconds": seconds,
         "cached": cached,
         "error": errors,
+        "notes": notes,
     })
     frame = frame.sort_values("combined", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
     frame.insert(0, "rank", pd.array([i + 1 if ok_ else None for i, ok_ in
