@@ -90,7 +90,8 @@ def test_rank_real_models_on_real_images(env):
     assert np.isnan(row.loc["MobileNet_0.25_224:v1", "leep"])       # no source head loaded for Keras apps
     assert np.isfinite(row.loc[refs[1], "leep"])                     # TFLite ImageNet head probabilities
     assert row.loc["MobileNet_0.25_224:v1", "top1"] == pytest.approx(0.498)
-    assert np.isfinite(row[["logme", "knn", "gbc"]].to_numpy(dtype=float)).all()
+    assert np.isfinite(row[["logme", "knn", "linear_probe"]].to_numpy(dtype=float)).all()
+    assert list(r.combination) == ["knn", "linear_probe", "top1"]
     assert r["top1_freq"].sum() == pytest.approx(1.0)               # exactly one winner per sub-slice
     assert (r["top3_freq"] >= r["top1_freq"]).all()
     # stored against the registered slice
