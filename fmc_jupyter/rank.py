@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import sys
 import time
 import traceback
@@ -243,6 +244,9 @@ def _stability(feats: dict[int, Any], labels: np.ndarray, methods, combination, 
     top3 = {i: 0 for i in ids}
     if bootstrap <= 0 or len(ids) == 0:
         return {i: float("nan") for i in ids}, {i: float("nan") for i in ids}
+    if len(ids) == 1:                      # a single candidate is always first: nothing to re-score
+        return {ids[0]: 1.0}, {ids[0]: 1.0}
+    feats = {i: (np.asarray(f, dtype=np.float64), p) for i, (f, p) in feats.items()}   # convert once
     rng = np.random.default_rng(seed + 1)
     used = [m for m in combination if m in methods]
     for _ in range(bootstrap):
@@ -261,6 +265,34 @@ def _stability(feats: dict[int, Any], labels: np.ndarray, methods, combination, 
     return {i: top1[i] / bootstrap for i in ids}, {i: top3[i] / bootstrap for i in ids}
 
 
+def _cached_stability(feats, feature_keys, labels, methods, combination, priors, bootstrap, seed, cache):
+    """:func:`_stability`, remembered on disk next to the feature cache (keyed by the feature cache keys, labels,
+    methods, priors, ``bootstrap`` and ``seed``) so that re-running the same ranking does not re-score."""
+    import hashlib
+
+    from .config import cache_dir
+
+    ids = list(feats)
+    parts = [[feature_keys[i] for i in ids], [priors[i] for i in ids], labels.tolist(), list(methods),
+             list(combination), bootstrap, seed, SUBSAMPLE_FRACTION]
+    key = hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+    path = cache_dir() / "stability" / f"{key}.json"
+    if cache and path.is_file():
+        try:
+            saved = json.loads(path.read_text())
+            return ({i: saved["top1"][str(i)] for i in ids}, {i: saved["top3"][str(i)] for i in ids})
+        except (ValueError, KeyError):
+            pass
+    top1, top3 = _stability(feats, labels, methods, combination, priors, bootstrap, seed)
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"top1": {str(k): v for k, v in top1.items()},
+                                   "top3": {str(k): v for k, v in top3.items()}}))
+        os.replace(tmp, path)
+    return top1, top3
+
+
 def _load_input(x, y, registry, class_names):
     """(LabelledImages, dataset record or None) from arrays or a registry dataset name."""
     if isinstance(x, str):
@@ -275,7 +307,7 @@ def _load_input(x, y, registry, class_names):
 
 
 def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, per_class: int | None = 20,
-         methods: Sequence[str] | str | None = None, seed: int = 0, bootstrap: int = 20,
+         methods: Sequence[str] | str | None = None, seed: int = 0, bootstrap: int = 10,
          dataset_name: str | None = None, *, class_names: Sequence[str] | None = None, layer: str | None = None,
          cache: bool = True, progress: bool = True, save: bool = True) -> Ranking:
     """Rank candidate models by how well they are expected to transfer to ``(x, y)``.
@@ -292,7 +324,7 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
         ImageNet top-1 prior). None computes ``DEFAULT_METHODS`` and orders by ``DEFAULT_COMBINATION``; a list
         computes those methods and orders by their rank average.
     bootstrap : how many 80% sub-slices to re-score for the ``top1_freq`` / ``top3_freq`` stability columns
-        (0 skips it).
+        (0 skips it). Each costs one scoring of every model with the combination's methods (no extraction).
     dataset_name : the name the slice is registered under (default ``rank-<content hash>``).
     layer : for user Keras files, a layer to read features from instead of the penultimate one.
 
@@ -333,6 +365,7 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
     seconds = np.zeros(len(records))
     cached = np.zeros(len(records), dtype=bool)
     feats: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+    feature_keys: dict[int, str] = {}
     priors = {}
     for j, record in enumerate(records):
         t0 = time.perf_counter()
@@ -346,6 +379,7 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
             errors[j] = f"{type(exc).__name__}: {exc} ({traceback.extract_tb(exc.__traceback__)[-1].name})"
         else:
             cached[j] = ex.cached
+            feature_keys[record.id] = ex.key
             feats[record.id] = (ex.features, ex.probs)
             scores, method_errors = score_features(ex.features, ex.probs, labels, method_list, record.top1)
             for m, v in scores.items():
@@ -362,7 +396,8 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
     combined = np.full(len(records), np.nan)
     if ok.any():
         combined[ok] = combine_scores({m: v[ok] for m, v in table.items()}, combination)
-    top1, top3 = _stability(feats, labels, method_list, combination, priors, bootstrap, seed)
+    top1, top3 = _cached_stability(feats, feature_keys, labels, method_list, combination, priors, bootstrap, seed,
+                                   cache)
 
     frame = pd.DataFrame({
         "model": [r.ref for r in records],

@@ -103,6 +103,9 @@ def test_rank_real_models_on_real_images(env):
     ax = r.plot()
     assert len(ax.patches) == 4
     assert r.best == r["model"][0]
+    again = fmc.rank(x, y, models=refs, registry=reg, per_class=6, bootstrap=5, progress=False)
+    assert again["cached"].all()                                     # features and stability from the cache
+    assert again.table[["model", "top1_freq", "top3_freq"]].equals(r.table[["model", "top1_freq", "top3_freq"]])
 
 
 def test_cached_rerank_skips_extraction(env, monkeypatch):
