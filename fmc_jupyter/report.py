@@ -56,12 +56,12 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, num_classes: 
     return ClassificationMetrics(confusion, precision, recall, support, accuracy)
 
 
-def figure_html(fig, dpi: int = 100) -> str:
-    """An ``<img>`` tag with ``fig`` as an embedded base64 PNG."""
+def figure_html(fig, dpi: int = 100, alt: str = "figure") -> str:
+    """An ``<img>`` tag with ``fig`` as an embedded base64 PNG (``alt`` describes it)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f"<img alt='figure' src='data:image/png;base64,{data}'/>"
+    return f"<img alt='{html.escape(alt, quote=True)}' src='data:image/png;base64,{data}'/>"
 
 
 def curves_figure(history: Sequence[dict[str, Any]]):
@@ -138,17 +138,17 @@ class TrainingReport:
 
         parts = [f"<h3>{html.escape(self.title)}</h3>", html_table(self.summary)]
         if self.history:
-            parts += ["<h4>Training curves</h4>", figure_html(curves_figure(self.history))]
+            parts += ["<h4>Training curves</h4>", figure_html(curves_figure(self.history), alt="loss and accuracy curves")]
         if self.metrics is not None:
             m = self.metrics
             parts += [f"<h4>Validation: accuracy {m.accuracy * 100:.1f}% on {int(m.support.sum())} images</h4>",
-                      figure_html(confusion_figure(m.confusion, self.class_names)),
+                      figure_html(confusion_figure(m.confusion, self.class_names), alt="confusion matrix"),
                       "<h4>Per-class precision and recall</h4>",
                       _table(["class", "precision", "recall", "support"],
                              [(c, float(p), float(r), int(s)) for c, p, r, s in
                               zip(self.class_names, m.precision, m.recall, m.support)])]
         if self.lr_finder is not None:
-            parts += ["<h4>Learning-rate range test</h4>", figure_html(self.lr_finder.figure()),
+            parts += ["<h4>Learning-rate range test</h4>", figure_html(self.lr_finder.figure(), alt="learning-rate range test"),
                       f"<p>chosen learning rate: {self.lr_finder.suggested:.3g}</p>"]
         if self.path is not None:
             parts.append(f"<p style='color:#666'>saved as {html.escape(str(self.path))}</p>")

@@ -42,6 +42,11 @@ def _split_keras_file(full, record: "ModelRecord"):
     import keras
 
     last = full.layers[-1]
+    if isinstance(last, keras.Model):  # a model fine-tuned here: Input -> backbone model -> head model
+        inner = [layer for layer in full.layers if not isinstance(layer, keras.layers.InputLayer)]
+        dense = last.layers[-1]
+        if len(inner) == 2 and isinstance(inner[0], keras.Model) and isinstance(dense, keras.layers.Dense):
+            return inner[0], dense
     if not isinstance(last, keras.layers.Dense):
         raise ModelLoadError(f"{record.ref}: the last layer is a {type(last).__name__}, not a Dense classifier; "
                              "cannot replace its head")
