@@ -120,6 +120,8 @@ def evaluate(model: Any, x: Any, y: Any = None, *, registry: "Registry | None" =
             raise InputError("pass labels y with the images, or x = the name of a registry dataset")
         data = check_labelled(x, y, class_names, min_classes=1)
         dataset = register_arrays(reg, data, source="arrays")
+    if record.num_classes:  # refuse a model that cannot predict these classes before loading its weights
+        output_columns(record, int(record.num_classes), data.class_names)
     net = _classifier(record, reg)
     columns = output_columns(record, int(net.outputs[0].shape[-1]), data.class_names)
     probs = []

@@ -124,7 +124,7 @@ def _features(backbone, record, images: np.ndarray, batch_size: int, on_change, 
     from .training.batching import predict_in_batches
     from .zoo import preprocess_images
 
-    chunk, out = 256, []
+    chunk, out = max(256, batch_size * 4), []
     progress.start_epoch(0, 1, len(images))
     for start in range(0, len(images), chunk):
         x = preprocess_images(record, images[start:start + chunk])
@@ -230,8 +230,11 @@ def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = N
 
                 show.note(f"computing {clf.feature_dim}-d backbone features of "
                           f"{len(data.train.y) + len(data.val.y)} images once")
-                f_train, batch = _features(clf.backbone, pre_record, data.train.x, batch, feature_change, show)
-                f_val, batch = _features(clf.backbone, pre_record, data.val.x, batch, feature_change, show)
+                # inference needs no gradients or optimizer state: a larger batch fits and runs faster
+                infer = max(batch, 64)
+                f_train, infer = _features(clf.backbone, pre_record, data.train.x, infer, feature_change, show)
+                f_val, infer = _features(clf.backbone, pre_record, data.val.x, infer, feature_change, show)
+                batch = min(batch, infer)
                 cached = (f_train, f_val)
                 if feature_cache is not None:
                     feature_cache[key] = cached

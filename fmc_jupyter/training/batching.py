@@ -48,13 +48,19 @@ def predict_in_batches(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarra
                        progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, int]:
     """``predict`` over ``x`` in batches; on out-of-memory halve the batch and redo that batch.
 
+    A last, partial batch is padded (repeating its last row) to the full batch size and the padding's
+    outputs dropped: every call then has the same shape, so a compiled (traced or XLA) predict function
+    is reused instead of being rebuilt for the odd size.
     Returns ``(outputs concatenated along axis 0, final batch size)``.
     """
     outputs, start = [], 0
     while start < len(x):
         chunk = x[start:start + batch_size]
+        n = len(chunk)
+        if n < batch_size:
+            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch_size - n, axis=0)])
         try:
-            out = np.asarray(predict(chunk))
+            out = np.asarray(predict(chunk))[:n]
         except Exception as exc:
             if not is_out_of_memory(exc) or batch_size <= MIN_BATCH_SIZE:
                 raise
@@ -64,7 +70,7 @@ def predict_in_batches(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarra
             batch_size = new
             continue
         outputs.append(out)
-        start += len(chunk)
+        start += n
         if progress:
-            progress(len(chunk))
+            progress(n)
     return np.concatenate(outputs, axis=0), batch_size
