@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import warnings
 
 import pandas as pd
 import pytest
@@ -28,8 +29,10 @@ def reg_with_two_models(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("auto")
     reg = open_registry(tmp / "registry.db", user="carol")
-    base = keras.applications.MobileNet(alpha=0.25, include_top=False, weights="imagenet", pooling="avg",
-                                        input_shape=(96, 96, 3))  # ImageNet weights of the 224 model, 96 px input
+    with warnings.catch_warnings():  # Keras warns that it loads the 224 px weights for the 96 px input: intended
+        warnings.simplefilter("ignore", UserWarning)
+        base = keras.applications.MobileNet(alpha=0.25, include_top=False, weights="imagenet", pooling="avg",
+                                            input_shape=(96, 96, 3))
     upload = keras.Model(base.inputs, keras.layers.Dense(3, activation="softmax")(base.outputs[0]))
     upload.save(tmp / "small-mobilenet.keras")
     small = reg.add_model(tmp / "small-mobilenet.keras", name="small-mobilenet", preprocessing="tf",

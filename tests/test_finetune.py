@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 
 import numpy as np
 import pytest
@@ -257,6 +256,16 @@ def test_a_crash_marks_the_run_failed_with_its_error(reg, signs, features):
 
 
 @pytest.mark.slow
+def test_outside_a_notebook_progress_is_plain_text(reg, signs, features, capfd):
+    import fmc_jupyter as fmc
+
+    fmc.finetune(MODEL, *signs["train"], validation_data=signs["val"], epochs=2, registry=reg,
+                 feature_cache=features)
+    err = capfd.readouterr().err
+    assert "epoch 1: loss=" in err and "epoch 2: loss=" in err and "val_accuracy=" in err
+
+
+@pytest.mark.slow
 def test_lr_auto_runs_a_range_test_and_trains_with_its_choice(reg, signs, features):
     import fmc_jupyter as fmc
 
@@ -329,3 +338,36 @@ def test_bad_arguments_are_refused_before_any_run_is_recorded(reg):
     with pytest.raises(InputError, match="tfds"):
         fmc.finetune(MODEL, x, registry=reg)
     assert all(s != "running" for s in reg.runs()["status"])
+
+
+@pytest.mark.slow
+def test_in_a_notebook_kernel_progress_is_a_widget_bar_and_a_live_plot(tmp_path):
+    """A real Jupyter kernel runs fmc.finetune: tqdm's widget bar and the curves redrawn in one output."""
+    import os
+    from pathlib import Path
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    keras_weights()
+    root = Path(__file__).resolve().parents[1]
+    setup = (f"import sys; sys.path.insert(0, {str(root)!r}); sys.path.insert(0, {str(root / 'tests')!r})\n"
+             "from _finetune_support import MODEL, sign_digits\n"
+             "import fmc_jupyter as fmc\n"
+             f"reg = fmc.open_registry({str(tmp_path / 'nb.db')!r}, user='dora')\n"
+             "(x, y), = sign_digits(6)")
+    train = "run = fmc.finetune(MODEL, x, y, epochs=3, registry=reg)\nrun"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(setup), nbformat.v4.new_code_cell(train)])
+    assert os.environ.get("KERAS_HOME")  # the kernel inherits it: offline weights
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = nb.cells[1].outputs
+    assert not [o for o in outputs if o.output_type == "error"]
+    widgets = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert widgets, "tqdm should show a widget progress bar in a notebook"
+    plots = [o for o in outputs if o.output_type == "display_data" and "data:image/png;base64,"
+             in o.get("data", {}).get("text/html", "")]
+    assert len(plots) == 1  # one live plot for 3 epochs: redrawn in place (update_display_data), not appended
+    texts = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "epoch 3: loss=" not in texts  # the plain-text epoch lines are for terminals
+    result = [o for o in outputs if o.output_type == "execute_result"]
+    assert result and "Training run" in result[0]["data"]["text/html"]
