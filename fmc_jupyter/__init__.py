@@ -40,6 +40,16 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'fmc_jupyter' has no attribute {name!r}")
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where JupyterLab finds the prebuilt side panel (``labextension/`` builds into ``fmc_jupyter/labextension``)."""
+    return [{"src": "labextension", "dest": "fmc-jupyter"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The REST API under ``/fmc/api/`` lives in :mod:`fmc_jupyter.server`."""
+    return [{"module": "fmc_jupyter.server"}]
+
+
 def load_ipython_extension(ipython) -> None:
     """``%load_ext fmc_jupyter``: registers the ``%findcnn`` magics."""
     from .magics import load_ipython_extension as _load

@@ -26,7 +26,8 @@ from typing import Any
 
 from .errors import QueryError
 
-__all__ = ["Field", "FIELDS", "ALIASES", "parse_query", "compile_query", "compile_order", "resolve_field", "Node"]
+__all__ = ["Field", "FIELDS", "ALIASES", "parse_query", "compile_query", "compile_order", "resolve_field", "Node",
+           "FTS_DRIVEN", "ORDER_DRIVEN"]
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,13 @@ class Node:
     pos: int = 0
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _tokenize(query: str) -> list[Token]:
+    bad = _CONTROL.search(query)
+    if bad:
+        raise QueryError(f"the query contains a control character ({bad.group()!r}); remove it", query, bad.start())
     tokens, pos = [], 0
     while pos < len(query):
         m = _TOKEN.match(query, pos)
@@ -304,10 +311,18 @@ def _compile(node: Node, params: list[Any], text_sql: str) -> str:
             return f"({col} IS NULL OR {col} != ? COLLATE NOCASE)"
         return f"({col} = ? COLLATE NOCASE)"
     params.append(node.value)
+    if node.cmp in ("<", "<=", ">", ">="):
+        # Unary + keeps ranges out of index selection: without STAT4, SQLite guesses every range keeps 1/4 of the
+        # rows and picks a range index over the ORDER BY index, then sorts most of the table.
+        return f"(+{col} {node.cmp} ?)"
     return f"({col} {node.cmp} ?)"
 
 
-def compile_query(query: str, text_sql: str = "id IN (SELECT rowid FROM models_fts WHERE models_fts MATCH ?)") -> tuple[str, list[Any]]:
+FTS_DRIVEN = "id IN (SELECT rowid FROM models_fts WHERE models_fts MATCH ?)"
+ORDER_DRIVEN = "+id IN (SELECT rowid FROM models_fts WHERE models_fts MATCH ?)"
+
+
+def compile_query(query: str, text_sql: str = FTS_DRIVEN) -> tuple[str, list[Any]]:
     """Compile ``query`` to ``(where_sql, params)``; an empty query gives ``("1", [])``.
 
     ``text_sql`` is the SQL used for a bare word, with one ``?`` for the FTS5 phrase.
@@ -319,8 +334,14 @@ def compile_query(query: str, text_sql: str = "id IN (SELECT rowid FROM models_f
     return _compile(node, params, text_sql), params
 
 
-def compile_order(order_by: str | None, default: str = "name, version") -> str:
-    """``"-top1, params"`` -> ``'"top1" DESC NULLS LAST, "params" ASC NULLS LAST'`` (whitelisted columns only)."""
+def compile_order(order_by: str | None, use_index: bool = True) -> str:
+    """``"-top1, params"`` -> ``'"top1" DESC NULLS LAST, "params" ASC NULLS LAST'`` (whitelisted columns only).
+
+    The default is best top-1 first. ``use_index=False`` writes ``+"col"`` so SQLite sorts the matches
+    instead of walking the column's index.
+    """
+    plus = "" if use_index else "+"
+    default = f'{plus}"top1" DESC NULLS LAST, {plus}"name" ASC'
     if not order_by:
         return default
     parts = []
@@ -338,5 +359,5 @@ def compile_order(order_by: str | None, default: str = "name, version") -> str:
         elif len(words) > 1:
             raise QueryError(f"cannot order by '{item.strip()}': write a field, '-field' or 'field desc'", order_by, 0)
         field = resolve_field(name, order_by, 0)
-        parts.append(f'"{field.column}" {"DESC" if desc else "ASC"} NULLS LAST')
+        parts.append(f'{plus}"{field.column}" {"DESC" if desc else "ASC"} NULLS LAST')
     return ", ".join(parts) or default

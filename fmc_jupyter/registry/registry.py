@@ -27,14 +27,16 @@ import sqlite_utils
 from ..arrays import LabelledImages, check_labelled, content_hash
 from ..config import current_user, default_registry_path
 from ..errors import FmcError, FmcWarning, InputError, NotFoundError, PermissionDeniedError
-from ..query import compile_order, compile_query
+from ..query import FTS_DRIVEN, ORDER_DRIVEN, compile_order, compile_query
 from ..records import DatasetRecord, ModelRecord, RunRecord, record_from_row
 from .artifacts import store_file, write_atomic
+from .lineage import LineageMixin
 from .schema import MIGRATIONS
 
 __all__ = ["Registry", "open_registry", "BUSY_TIMEOUT_S", "network_filesystem"]
 
 BUSY_TIMEOUT_S = 30.0
+_ORDER_SCAN_BUDGET = 20  # x 10,000 SQLite VM steps, about 1 ms
 CATALOG_OWNER = "catalog"
 SEARCH_COLUMNS = ["id", "name", "version", "family", "architecture", "task", "domain", "source_kind", "input_size",
                   "params", "size_mb", "top1", "top5", "depth", "cpu_ms", "gpu_ms", "pretrained_on", "num_classes",
@@ -80,7 +82,7 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-class Registry:
+class Registry(LineageMixin):
     """Models, datasets, training runs, rankings and evaluations of one registry file.
 
     Use :func:`open_registry`; ``user`` is who reads and writes (default :func:`config.current_user`).
@@ -175,19 +177,42 @@ class Registry:
                columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Models matching ``query`` (see :mod:`fmc_jupyter.query`) that the current user may see.
 
-        ``order_by``: comma-separated fields, ``-`` for descending (``"-top1, params"``).
+        ``order_by``: comma-separated fields, ``-`` for descending (``"-top1, params"``); default best top-1 first.
         Returns a DataFrame with one row per model version (top-1/top-5 as fractions).
         """
-        where, params = compile_query(query)
         visible, vparams = self._visible()
         cols = ", ".join(f'"{c}"' for c in (columns or SEARCH_COLUMNS) if c in SEARCH_COLUMNS)
-        sql = f"SELECT {cols} FROM models WHERE {visible} AND {where} ORDER BY {compile_order(order_by)}"
-        args = vparams + params
-        if limit is not None:
-            sql += " LIMIT ? OFFSET ?"
-            args += [int(limit), int(offset)]
-        cur = self.db.execute(sql, args)
-        return pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description])
+
+        def run(text_sql: str, use_index: bool) -> pd.DataFrame:
+            where, params = compile_query(query, text_sql)
+            sql = f"SELECT {cols} FROM models WHERE {visible} AND {where} ORDER BY {compile_order(order_by, use_index)}"
+            args = vparams + params
+            if limit is not None:
+                sql += " LIMIT ? OFFSET ?"
+                args += [int(limit), int(offset)]
+            cur = self.db.execute(sql, args)
+            return pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description])
+
+        if limit is None or limit + offset > 1000:
+            return run(FTS_DRIVEN, use_index=False)
+        # Two plans race for the first page: walking the ORDER BY index and stopping after `limit` matches is fast
+        # when many rows match; sorting the matches found through the filters' indexes and full-text search is
+        # fast when few do. Try the first within a small budget of SQLite VM steps, else the second.
+        ticks = [0]
+
+        def budget() -> int:
+            ticks[0] += 1
+            return ticks[0] > _ORDER_SCAN_BUDGET
+
+        self.db.conn.set_progress_handler(budget, 10_000)
+        try:
+            return run(ORDER_DRIVEN, use_index=True)
+        except sqlite3.OperationalError as exc:
+            if "interrupt" not in str(exc):
+                raise
+        finally:
+            self.db.conn.set_progress_handler(None, 0)
+        return run(FTS_DRIVEN, use_index=False)
 
     def count(self, query: str = "") -> int:
         """How many visible models match ``query``."""
@@ -247,16 +272,21 @@ class Registry:
 
     # ------------------------------------------------------------------ models: changes
     def insert_models(self, rows: Sequence[dict[str, Any]]) -> list[int]:
-        """Insert model rows as they are (bulk loading, benchmarks). Owner defaults to the current user."""
-        ids = []
+        """Bulk-insert model rows as they are (catalog imports, benchmarks); returns their ids.
+
+        Owner defaults to the current user; ``source``/``labels`` may be given as Python objects.
+        """
+        prepared = []
+        for row in rows:
+            row = {"owner": self.user, "source": "{}", **row}
+            for key in ("source", "labels"):
+                if not isinstance(row.get(key), (str, type(None))):
+                    row[key] = _json(row[key])
+            prepared.append(row)
         with self.transaction() as db:
-            for row in rows:
-                row = {"owner": self.user, "source": "{}", **row}
-                for key in ("source", "labels"):
-                    if not isinstance(row.get(key), (str, type(None))):
-                        row[key] = _json(row[key])
-                ids.append(db["models"].insert(row).last_pk)
-        return ids
+            before = db.execute("SELECT coalesce(max(id), 0) FROM models").fetchone()[0]
+            db["models"].insert_all(prepared, batch_size=500)
+        return list(range(before + 1, before + 1 + len(prepared)))
 
     def _next_version(self, name: str) -> tuple[int, dict[str, Any] | None]:
         """(next version number, latest row of the line or None); checks the user may extend the line."""
@@ -360,15 +390,6 @@ class Registry:
             still_used = db.execute("SELECT 1 FROM models WHERE artifact = ? LIMIT 1", [record.artifact]).fetchone()
         if record.artifact and not still_used:
             (self.artifacts_root / record.artifact).unlink(missing_ok=True)
-
-    def versions(self, ref: Any) -> pd.DataFrame:
-        """Every visible version of ``ref``'s model line, oldest first."""
-        name = self.model(ref).name
-        visible, vparams = self._visible()
-        cur = self.db.execute(
-            f"SELECT id, name, version, parent_id, run_id, owner, visibility, top1, params, sha256, created_at "
-            f"FROM models WHERE name = ? AND {visible} ORDER BY version", [name] + vparams)
-        return pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description])
 
     # ------------------------------------------------------------------ datasets
     def add_dataset(self, x, y, name: str, class_names: Sequence[str] | None = None, *, description: str = "",
@@ -607,7 +628,14 @@ def open_registry(path: str | os.PathLike | None = None, user: str | None = None
     """Open (creating and seeding on first use) the embedded registry at ``path``.
 
     ``path`` defaults to ``$FMC_REGISTRY``, else ``<jupyter data dir>/fmc/registry.db``.
+    ``"hub"`` or an ``http(s)://`` URL (or no path with ``$FMC_REGISTRY_URL`` set) opens the team's
+    registry service instead: a :class:`~fmc_jupyter.registry.remote.RemoteRegistry` with the same methods.
     """
+    if (path is None and os.environ.get("FMC_REGISTRY_URL")) or (
+            isinstance(path, str) and (path == "hub" or path.startswith(("http://", "https://")))):
+        from .remote import open_remote_registry
+
+        return open_remote_registry(path, user=user)
     if path is not None and not isinstance(path, (str, os.PathLike)):
         raise FmcError(f"open_registry takes a file path, not {type(path).__name__}")
     return Registry(path if path is not None else default_registry_path(), user=user)

@@ -48,8 +48,12 @@ CREATE TABLE models (
 CREATE INDEX models_params ON models(params);
 CREATE INDEX models_top1 ON models(top1);
 CREATE INDEX models_size ON models(size_mb);
-CREATE INDEX models_domain ON models(domain);
-CREATE INDEX models_family ON models(family);
+CREATE INDEX models_input ON models(input_size);
+CREATE INDEX models_cpu_ms ON models(cpu_ms);
+CREATE INDEX models_gpu_ms ON models(gpu_ms);
+CREATE INDEX models_created ON models(created_at);
+CREATE INDEX models_domain ON models(domain, top1);
+CREATE INDEX models_family ON models(family, top1);
 CREATE INDEX models_owner ON models(owner);
 CREATE INDEX models_visibility ON models(visibility);
 CREATE INDEX models_parent ON models(parent_id);
@@ -188,5 +192,30 @@ CREATE TRIGGER models_fts_au AFTER UPDATE ON models BEGIN
 END;
 """
 
+# 7: checkpoints (model versions saved at a chosen epoch of a training run; see registry/lineage.py)
+_V7 = """
+CREATE TABLE checkpoints (
+    model_id INTEGER PRIMARY KEY REFERENCES models(id) ON DELETE CASCADE,
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    UNIQUE (run_id, epoch)
+);
+CREATE INDEX aliases_model ON aliases(model_id);
+"""
+
+# 8: the registry service (fmc_jupyter.service) remembers the result of each acknowledged change by the
+# client's request id, so a client that retries after losing the answer (service killed, network) gets the
+# same answer instead of applying the change twice. Written in the same transaction as the change.
+_V8 = """
+CREATE TABLE service_requests (
+    id TEXT PRIMARY KEY,                        -- client-chosen request id (uuid4 hex)
+    user TEXT NOT NULL,                         -- the hub user who sent it
+    method TEXT NOT NULL,
+    result TEXT NOT NULL,                       -- the JSON answer that was (or would have been) sent
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX service_requests_created ON service_requests(created_at);
+"""
+
 #: (number, SQL). Migration 1 also seeds the catalog (see ``registry.catalog``).
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1)]
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (7, _V7), (8, _V8)]

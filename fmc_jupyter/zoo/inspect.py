@@ -12,9 +12,28 @@ __all__ = ["inspect_model_file", "load_keras_file"]
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
+def _weights_only_h5(path: Path) -> bool:
+    """True for an HDF5 file saved by ``save_weights`` (layer weights, no ``model_config``)."""
+    if path.suffix.lower() not in (".h5", ".hdf5"):
+        return False
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as fh:
+            return "model_config" not in fh.attrs and "layer_names" in fh.attrs
+    except OSError:
+        return False
+
+
 def load_keras_file(path: str | Path):
     """``keras.models.load_model(path, compile=False, safe_mode=True)`` with errors a user can act on."""
     import keras
+
+    path = Path(path)
+    if _weights_only_h5(path):
+        raise ModelLoadError(
+            f"{path.name} holds only weights, no architecture. Build the architecture in Keras, call "
+            f"model.load_weights('{path.name}'), save it with model.save('model.keras') and register that file.")
 
     try:
         return keras.models.load_model(str(path), compile=False, safe_mode=True)

@@ -1,0 +1,175 @@
+"""Load on the registry service behind a real JupyterHub: many writers streaming runs, a few searchers.
+
+    python benchmarks/hub_load.py                      # 16 writers + 4 searchers for 30 s
+    python benchmarks/hub_load.py --fault              # the same, SIGKILL the service at 10 s, restart 1 s later
+    python benchmarks/hub_load.py --writers 4 --searchers 2 --duration 10
+
+Starts a throwaway hub on 127.0.0.1 (fmc_jupyter.service.localhub: jupyterhub + configurable-http-proxy +
+the registry service), four hub users with API tokens, then client *processes*, each with its own
+RemoteRegistry going through the proxy. A writer loops: start_run -> log_epoch x epochs (one call per
+epoch, as training streams them) -> finish_run. A searcher loops over a few queries. Afterwards the
+registry file is checked (PRAGMA integrity_check) and counted independently with sqlite3: every
+acknowledged run and epoch must be there, exactly once.
+
+Prints: writes/s (acknowledged write calls), search p50/p95 latency, errors, rows expected vs found and,
+with --fault, the outage the clients saw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing as mp
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fmc_jupyter.service.localhub import LocalHub  # noqa: E402
+
+USERS = ["alice", "bob", "carol", "dave"]
+QUERIES = ["", "params<5M", "domain=natural and top1>=70%", "family=MobileNet", "efficient", "top1>=0.75"]
+
+
+class _Count(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.unavailable = 0
+        self.recovered = 0
+
+    def emit(self, record):
+        text = record.getMessage()
+        self.unavailable += "registry unavailable, retrying" in text
+        self.recovered += "registry available again" in text
+
+
+def _client(kind: str, index: int, url: str, token: str, model_id: int, epochs: int, go, stop_at, out) -> None:
+    from fmc_jupyter.registry.remote import RemoteRegistry
+
+    counter = _Count()
+    logging.getLogger("fmc_jupyter.registry.remote").addHandler(counter)
+    result = {"kind": kind, "runs": 0, "epochs": 0, "finishes": 0, "searches": 0, "latencies": [], "errors": []}
+    try:
+        reg = RemoteRegistry(url, token, retry_for=90)
+        go.wait()
+        tag = f"bench-{index}"
+        while time.time() < stop_at.value:
+            try:
+                if kind == "writer":
+                    run_id = reg.start_run(model_id, device=tag, epochs=epochs, optimizer="adam")
+                    result["runs"] += 1
+                    for epoch in range(epochs):
+                        reg.log_epoch(run_id, epoch, loss=1.0 / (epoch + 1), accuracy=0.5 + epoch / 100,
+                                      val_accuracy=0.4 + epoch / 100, seconds=0.01)
+                        result["epochs"] += 1
+                    reg.finish_run(run_id)
+                    result["finishes"] += 1
+                else:
+                    query = QUERIES[(result["searches"] + index) % len(QUERIES)]
+                    t0 = time.perf_counter()
+                    reg.search(query, limit=20)
+                    result["latencies"].append(time.perf_counter() - t0)
+                    result["searches"] += 1
+            except Exception as exc:  # noqa: BLE001 - counted and printed
+                result["errors"].append(f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # noqa: BLE001
+        result["errors"].append(f"{type(exc).__name__}: {exc}")
+    result["unavailable"], result["recovered"] = counter.unavailable, counter.recovered
+    out.put(result)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--writers", type=int, default=16)
+    parser.add_argument("--searchers", type=int, default=4)
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--epochs", type=int, default=5, help="epoch updates per run")
+    parser.add_argument("--threads", type=int, default=4, help="registry threads in the service")
+    parser.add_argument("--fault", action="store_true", help="SIGKILL the service mid-load and restart it")
+    parser.add_argument("--kill-at", type=float, default=10.0)
+    parser.add_argument("--down-for", type=float, default=1.0)
+    opts = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="fmc-hub-load-") as tmp, LocalHub(tmp, threads=opts.threads) as hub:
+        tokens = {name: hub.create_user(name) for name in USERS}
+        url = hub.service_url("fmc-registry-ext")
+        from fmc_jupyter.registry.remote import RemoteRegistry
+
+        with RemoteRegistry(url, tokens["alice"]) as reg:
+            model_id = int(reg.search("name=MobileNet_0.25_224", limit=1)["id"].iloc[0])
+        ctx = mp.get_context("fork")
+        go, out, stop_at = ctx.Event(), ctx.Queue(), ctx.Value("d", 0.0)
+        procs = []
+        for i in range(opts.writers + opts.searchers):
+            kind = "writer" if i < opts.writers else "searcher"
+            p = ctx.Process(target=_client, args=(kind, i, url, tokens[USERS[i % len(USERS)]], model_id,
+                                                  opts.epochs, go, stop_at, out))
+            p.start()
+            procs.append(p)
+        time.sleep(2.0)  # let every client import and connect
+        start = time.time()
+        stop_at.value = start + opts.duration
+        go.set()
+        outage = None
+        if opts.fault:
+            time.sleep(max(0.0, opts.kill_at))
+            t_kill = time.time()
+            hub.kill_external()
+            time.sleep(opts.down_for)
+            hub.start_external()
+            outage = time.time() - t_kill
+        results = [out.get(timeout=opts.duration + 300) for _ in procs]
+        elapsed = time.time() - start
+        for p in procs:
+            p.join(30)
+        db = hub.workdir / "registry-ext" / "registry.db"
+        hub.kill_external(15)  # SIGTERM: stop writing before we count
+        replayed = (hub.workdir / "service-ext.log").read_text(errors="replace").count("replayed the recorded answer")
+        with sqlite3.connect(db) as conn:
+            integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+            runs_found = conn.execute("SELECT count(*) FROM runs WHERE device LIKE 'bench-%'").fetchone()[0]
+            epochs_found = conn.execute("SELECT count(*) FROM epochs e JOIN runs r ON r.id = e.run_id "
+                                        "WHERE r.device LIKE 'bench-%'").fetchone()[0]
+            finished_found = conn.execute("SELECT count(*) FROM runs WHERE device LIKE 'bench-%' AND "
+                                          "status = 'finished'").fetchone()[0]
+
+    writers = [r for r in results if r["kind"] == "writer"]
+    runs = sum(r["runs"] for r in writers)
+    epochs = sum(r["epochs"] for r in writers)
+    finishes = sum(r["finishes"] for r in writers)
+    writes = runs + epochs + finishes
+    latencies = sorted(x for r in results for x in r["latencies"])
+    errors = [e for r in results for e in r["errors"]]
+    pct = (lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000) if latencies else \
+        (lambda q: float("nan"))
+    print(f"hub_load: {opts.writers} writer + {opts.searchers} searcher processes, {elapsed:.1f} s, "
+          f"{opts.epochs} epoch updates per run, service threads {opts.threads}{', FAULT' if opts.fault else ''}")
+    print(f"  writes acknowledged     {writes} ({runs} runs started, {epochs} epochs, {finishes} finished)")
+    print(f"  writes/s                {writes / elapsed:.1f}")
+    print(f"  searches                {len(latencies)}  ({len(latencies) / elapsed:.1f}/s)")
+    print(f"  search latency          p50 {pct(0.50):.1f} ms   p95 {pct(0.95):.1f} ms   max {pct(1.0):.1f} ms")
+    print(f"  errors                  {len(errors)}")
+    for e in sorted(set(errors))[:10]:
+        print(f"    {e}")
+    print(f"  runs      expected {runs:6d}  found {runs_found:6d}")
+    print(f"  epochs    expected {epochs:6d}  found {epochs_found:6d}")
+    print(f"  finished  expected {finishes:6d}  found {finished_found:6d}  (runs cut off at the end stay running)")
+    print(f"  integrity_check         {integrity}")
+    if opts.fault:
+        told = sum(r["unavailable"] for r in results)
+        back = sum(r["recovered"] for r in results)
+        print(f"  fault: service SIGKILLed at {opts.kill_at:.0f} s, restarted after {outage:.1f} s; "
+              f"{told}/{len(results)} clients logged 'registry unavailable, retrying', {back} 'available again'")
+        print(f"  changes committed before the kill whose answer was lost, answered again on retry: {replayed}")
+    lost = runs_found < runs or epochs_found < epochs or finished_found < finishes
+    doubled = runs_found > runs or epochs_found > epochs
+    print("  verdict                 " + ("OK: nothing lost, nothing doubled, zero errors"
+                                         if not (lost or doubled or errors) and integrity == "ok" else
+                                         f"PROBLEM: lost={lost} doubled={doubled} errors={len(errors)}"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,973 @@
+"""What changed between two Keras models, layer by layer: ``fmc.diff(a, b)`` ("git diff, for models").
+
+Structure. Each model is flattened into its *leaf* layers (nested models are walked; input layers are
+skipped), each described by its path (``backbone/conv1``), type, configuration (without name and
+trainable flag), output shape, trainable flag and weight shapes. Layers of ``a`` and ``b`` are matched
+
+1. by path, then
+2. by layer name among the rest (so a backbone nested in one model and flat in the other still matches),
+3. then by position: the rest are aligned in order with :class:`difflib.SequenceMatcher` on
+   ``(type, config, weight shapes)``; an aligned pair is a *renamed* layer.
+
+What is left is *removed* (only in ``a``) or *added* (only in ``b``).
+
+Weights. For a matched pair whose weight lists have equal shapes, with ``w_a, w_b`` every weight of the
+layer flattened and concatenated (float64), ``d = w_b - w_a``:
+
+- ``l2_change = ||d||_2``
+- ``relative_change = ||d||_2 / ||w_a||_2`` (0 when both are 0, ``inf`` when only ``w_a`` is 0)
+- ``cosine = <w_a, w_b> / (||w_a||_2 ||w_b||_2)`` (NaN when a norm is 0)
+- ``fraction_moved = mean(|d| > tolerance)``
+
+computed in chunks of at most :data:`CHUNK_ELEMENTS` values, so peak memory stays a few MB above the
+largest layer read.
+
+Where weights come from. Catalog ``keras_application`` entries are built by Keras's own loader
+(:func:`fmc_jupyter.zoo.build_keras_model`, with the ImageNet top when its weights are available).
+Stored ``.keras`` files are read *from the file*: ``config.json`` for the structure and
+``model.weights.h5`` (opened in place inside the zip with h5py) one layer at a time, so two models
+larger than memory can be compared without building either. Legacy ``.h5`` files are loaded with Keras
+unless they are larger than :data:`FILE_READ_ABOVE_BYTES` (then read with h5py; output shapes are not
+recorded there). ``mode="memory"`` or ``mode="files"`` forces one way.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import io
+import json
+import math
+import os
+import re
+import sys
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import FmcError, InputError, ModelLoadError, NotFoundError
+from .records import ModelRecord
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .registry import Registry
+
+__all__ = ["diff", "ModelDiff", "LayerInfo", "weight_change", "CHUNK_ELEMENTS", "FILE_READ_ABOVE_BYTES"]
+
+CHUNK_ELEMENTS = 1 << 20  # 1M values (8 MB as float64) per step of the weight statistics
+FILE_READ_ABOVE_BYTES = 512 * 1024 * 1024
+_CONTAINERS = {"Functional", "Sequential", "Model"}
+_SKIP_TYPES = {"InputLayer"}
+_LAYER_COLUMNS = ["position", "status", "name_a", "name_b", "type_a", "type_b", "changes", "output_shape_a",
+                  "output_shape_b", "params_a", "params_b", "trainable_a", "trainable_b", "l2_change",
+                  "relative_change", "cosine", "fraction_moved", "weights_changed"]
+
+
+# ---------------------------------------------------------------------------------------------- layer facts
+@dataclass
+class LayerInfo:
+    """One leaf layer of a model, as the diff sees it."""
+
+    path: str                       # container names and the layer name joined by '/'
+    name: str
+    type: str
+    config: dict[str, Any]          # normalised config: no name / trainable, dtype policy as its name
+    trainable: bool | None
+    output_shape: tuple | None
+    weight_shapes: list[tuple[int, ...]]
+    position: int
+    handle: Any = field(default=None, repr=False)  # where its weights are (source specific)
+
+    @property
+    def params(self) -> int:
+        return int(sum(math.prod(s) for s in self.weight_shapes))
+
+    @property
+    def signature(self) -> str:
+        """What a layer *is*, apart from its name: type, config and weight shapes."""
+        return json.dumps([self.type, self.config, self.weight_shapes], sort_keys=True, default=str)
+
+    def short(self) -> str:
+        """``Dense(10)``, ``Conv2D(1000)``, ``BatchNormalization``."""
+        for key in ("units", "filters"):
+            if key in self.config:
+                return f"{self.type}({self.config[key]})"
+        return self.type
+
+
+def _normalise_config(config: dict[str, Any]) -> dict[str, Any]:
+    """JSON-round-tripped config without ``name``/``trainable``, shared-object ids, dtype policy as a string."""
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items() if k != "shared_object_id"}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    out = clean(json.loads(json.dumps(config, default=str)))
+    out.pop("name", None)
+    out.pop("trainable", None)
+    dtype = out.get("dtype")
+    if isinstance(dtype, dict):
+        out["dtype"] = (dtype.get("config") or {}).get("name", dtype.get("class_name"))
+    return out
+
+
+def _shape(value: Any) -> tuple | None:
+    if value is None:
+        return None
+    try:
+        return tuple(None if d is None else int(d) for d in value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _iter_chunks(array: Any, size: int = CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
+    """Slices of ``array`` (an ndarray or an h5py dataset, read lazily) along axis 0, flattened to float64."""
+    shape = tuple(array.shape)
+    if not shape:
+        yield np.asarray(array[()], dtype=np.float64).reshape(1)
+        return
+    row = max(1, math.prod(shape[1:]))
+    step = max(1, size // row)
+    for start in range(0, shape[0], step):
+        yield np.asarray(array[start:start + step], dtype=np.float64).ravel()
+
+
+# ---------------------------------------------------------------------------------------------- sources
+class _Source:
+    """A model's layers and, on demand, one layer's weights."""
+
+    label: str = ""
+    how: str = ""
+
+    def layers(self) -> list[LayerInfo]:
+        raise NotImplementedError
+
+    def weights(self, layer: LayerInfo) -> list[Any]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class _KerasSource(_Source):
+    """A model built or loaded by Keras (in memory)."""
+
+    how = "keras"
+
+    def __init__(self, model: Any, label: str):
+        self.model, self.label = model, label
+
+    def layers(self) -> list[LayerInfo]:
+        import keras
+
+        out: list[LayerInfo] = []
+
+        def walk(layer: Any, prefix: str) -> None:
+            subs = getattr(layer, "layers", None)
+            if subs is not None and isinstance(layer, keras.Model):
+                for sub in subs:
+                    walk(sub, f"{prefix}{layer.name}/" if layer is not self.model else prefix)
+                return
+            kind = type(layer).__name__
+            if kind in _SKIP_TYPES:
+                return
+            try:
+                config = keras.saving.serialize_keras_object(layer).get("config", {})
+            except Exception:  # a layer that cannot serialise: compare what we can
+                config = {}
+            try:
+                out_shape = _shape(layer.output.shape)
+            except Exception:  # used several times, or never called
+                out_shape = None
+            weights = list(layer.weights)
+            out.append(LayerInfo(path=prefix + layer.name, name=layer.name, type=kind,
+                                 config=_normalise_config(config), trainable=bool(layer.trainable),
+                                 output_shape=out_shape, weight_shapes=[tuple(int(d) for d in w.shape) for w in weights],
+                                 position=len(out), handle=layer))
+
+        walk(self.model, "")
+        return out
+
+    def weights(self, layer: LayerInfo) -> list[Any]:
+        return [np.asarray(w) for w in layer.handle.get_weights()]
+
+
+class _OffsetFile(io.RawIOBase):
+    """A read-only window ``[start, start + size)`` of an open binary file (an uncompressed zip member)."""
+
+    def __init__(self, fh: Any, start: int, size: int):
+        super().__init__()
+        self._fh, self._start, self._size, self._pos = fh, start, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self._size}[whence]
+        self._pos = max(0, min(self._size, base + offset))
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), self._size - self._pos)
+        if n <= 0:
+            return 0
+        self._fh.seek(self._start + self._pos)
+        data = self._fh.read(n)
+        buffer[:len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+
+def _open_zip_member(path: Path, member: str) -> tuple[Any, list[Any]]:
+    """A seekable, read-only file object over ``member`` of the zip at ``path`` and what to close after.
+
+    Keras stores ``model.weights.h5`` uncompressed; then the member's bytes are read in place (no copy).
+    A compressed member is extracted to a temporary file first.
+    """
+    zf = zipfile.ZipFile(path)
+    try:
+        info = zf.getinfo(member)
+    except KeyError:
+        zf.close()
+        raise
+    if info.compress_type == zipfile.ZIP_STORED:
+        fh = open(path, "rb")
+        fh.seek(info.header_offset)
+        header = fh.read(30)
+        if header[:4] != b"PK\x03\x04":
+            fh.close()
+            zf.close()
+            raise ModelLoadError(f"{path.name} is not a valid .keras archive (bad local header of {member})")
+        name_len = int.from_bytes(header[26:28], "little")
+        extra_len = int.from_bytes(header[28:30], "little")
+        window = _OffsetFile(fh, info.header_offset + 30 + name_len + extra_len, info.file_size)
+        zf.close()
+        return window, [window, fh]
+    import tempfile
+
+    tmp = tempfile.TemporaryFile()
+    with zf.open(member) as src:
+        while block := src.read(1 << 20):
+            tmp.write(block)
+    tmp.seek(0)
+    zf.close()
+    return tmp, [tmp]
+
+
+def _walk_config(model_config: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, tuple[str, ...], dict]]:
+    """``(path, name path, layer config entry)`` of every leaf layer of a serialised model, in order."""
+    for entry in model_config.get("config", {}).get("layers", []):
+        cfg = entry.get("config", {})
+        name = cfg.get("name") or entry.get("name") or entry.get("class_name", "layer")
+        if entry.get("class_name") in _CONTAINERS or "layers" in cfg:
+            for path, names, leaf in _walk_config(entry, f"{prefix}{name}/"):
+                yield path, (name,) + names, leaf
+            continue
+        yield prefix + name, (name,), entry
+
+
+def _output_shapes(model_config: dict[str, Any]) -> dict[str, tuple]:
+    """Output shapes of layers, read from the symbolic tensors recorded in Keras 3 ``inbound_nodes``.
+
+    A tensor ``{"class_name": "__keras_tensor__", "config": {"shape", "keras_history": [layer, node, i]}}``
+    in a layer's inputs is an output of ``layer`` (within the same container). Keys are layer paths.
+    """
+    shapes: dict[str, tuple] = {}
+
+    def tensors(value: Any) -> Iterator[dict]:
+        if isinstance(value, dict):
+            if value.get("class_name") == "__keras_tensor__":
+                yield value.get("config", {})
+            else:
+                for v in value.values():
+                    yield from tensors(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from tensors(v)
+
+    def walk(container: dict, prefix: str) -> None:
+        previous = None
+        for entry in container.get("config", {}).get("layers", []):
+            cfg = entry.get("config", {})
+            name = cfg.get("name") or entry.get("name")
+            if container.get("class_name") == "Sequential" and previous is not None:  # input of this = output of last
+                built = _shape((entry.get("build_config") or {}).get("input_shape"))
+                if built is not None:
+                    shapes.setdefault(prefix + str(previous), built)
+            previous = name
+            for t in tensors(entry.get("inbound_nodes", [])):
+                history = t.get("keras_history") or []
+                if history and t.get("shape") is not None:
+                    shapes.setdefault(prefix + str(history[0]), _shape(t["shape"]))
+            if entry.get("class_name") in _CONTAINERS or "layers" in cfg:
+                walk(entry, f"{prefix}{name}/")
+                containers.append((prefix + str(name), cfg))
+
+    containers: list[tuple[str, dict]] = []
+    walk(model_config, "")
+    for path, cfg in reversed(containers):  # outer first; a nested model's output is its (single) output layer's output
+        outputs = cfg.get("output_layers")
+        if outputs and isinstance(outputs[0], list):  # [[name, node, index], ...] or a single [name, node, index]
+            outputs = outputs[0] if len(outputs) == 1 else None
+        if path in shapes and outputs:
+            shapes.setdefault(f"{path}/{outputs[0]}", shapes[path])
+        elif path in shapes and cfg.get("layers") and "output_layers" not in cfg:  # Sequential: the last layer
+            last = cfg["layers"][-1].get("config", {}).get("name")
+            if last:
+                shapes.setdefault(f"{path}/{last}", shapes[path])
+    return shapes
+
+
+def _computed_output_shape(entry: dict[str, Any]) -> tuple | None:
+    """``compute_output_shape`` of a layer rebuilt from its config (no weights are created), when Keras can."""
+    input_shape = (entry.get("build_config") or {}).get("input_shape")
+    if input_shape is None:
+        return None
+    try:
+        import keras
+
+        layer = keras.layers.deserialize({k: entry[k] for k in ("module", "class_name", "config", "registered_name")
+                                          if k in entry})
+        return _shape(layer.compute_output_shape(tuple(input_shape)))
+    except Exception:
+        return None
+
+
+def _config_layers(model_config: dict[str, Any], weight_shapes: dict[tuple[str, ...], list[tuple]],
+                   handles: dict[tuple[str, ...], Any], with_shapes: bool) -> list[LayerInfo]:
+    recorded = _output_shapes(model_config) if with_shapes else {}
+    out: list[LayerInfo] = []
+    for path, names, entry in _walk_config(model_config):
+        kind = entry.get("class_name", "?")
+        if kind in _SKIP_TYPES:
+            continue
+        cfg = entry.get("config", {})
+        shape = recorded.get(path) if with_shapes else None
+        if with_shapes and shape is None:
+            shape = _computed_output_shape(entry)
+        trainable = cfg.get("trainable")
+        out.append(LayerInfo(path=path, name=names[-1], type=kind, config=_normalise_config(cfg),
+                             trainable=None if trainable is None else bool(trainable), output_shape=shape,
+                             weight_shapes=weight_shapes.get(names, []), position=len(out), handle=handles.get(names)))
+    return out
+
+
+def _snake(name: str) -> str:
+    """Keras's ``to_snake_case`` of a class name (how ``model.weights.h5`` names a layer's group)."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    name = re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+    return name if name[:1] != "_" else "private" + name
+
+
+class _KerasFileSource(_Source):
+    """A ``.keras`` archive read in place: ``config.json`` and ``model.weights.h5`` (one layer at a time)."""
+
+    how = "file"
+
+    def __init__(self, path: Path, label: str):
+        import h5py
+
+        self.path, self.label = path, label
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = set(zf.namelist())
+                self.config = json.loads(zf.read("config.json"))
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+            raise ModelLoadError(f"cannot read {path.name} as a .keras archive: {exc}") from exc
+        if "model.weights.h5" not in names:
+            raise ModelLoadError(f"{path.name} holds no model.weights.h5 (sharded or weight-less archives are not "
+                                 "supported); re-save it with model.save('file.keras')")
+        self._fh, self._closers = _open_zip_member(path, "model.weights.h5")
+        try:
+            self.h5 = h5py.File(self._fh, "r")
+        except OSError as exc:
+            for c in self._closers:
+                c.close()
+            raise ModelLoadError(f"cannot read the weights of {path.name}: {exc}") from exc
+
+    def _groups(self) -> dict[tuple[str, ...], Any]:
+        """Layer name path -> h5 group of its ``vars`` (names from the group's ``name`` attribute)."""
+        found: dict[tuple[str, ...], Any] = {}
+
+        def walk(group: Any, config: dict, prefix: tuple[str, ...]) -> None:
+            if "layers" not in group:
+                return
+            entries = config.get("config", {}).get("layers", [])
+            expected: dict[str, dict] = {}
+            counts: dict[str, int] = {}
+            for entry in entries:  # Keras names the groups snake_case(class) with _1, _2... in layer order
+                base = _snake(entry.get("class_name", "layer"))
+                key = base if base not in counts else f"{base}_{counts[base]}"
+                counts[base] = counts.get(base, 0) + 1
+                expected[key] = entry
+            for key, sub in group["layers"].items():
+                entry = expected.get(key, {})
+                name = None
+                if "vars" in sub:
+                    name = sub["vars"].attrs.get("name")
+                name = (name.decode() if isinstance(name, bytes) else name) or entry.get("config", {}).get("name", key)
+                if "layers" in sub:
+                    walk(sub, entry, prefix + (name,))
+                if "vars" in sub:
+                    found[prefix + (name,)] = sub["vars"]
+
+        walk(self.h5, self.config, ())
+        return found
+
+    def layers(self) -> list[LayerInfo]:
+        groups = self._groups()
+        shapes = {k: [tuple(int(d) for d in g[str(i)].shape) for i in range(len(g))] for k, g in groups.items()}
+        return _config_layers(self.config, shapes, groups, with_shapes=True)
+
+    def weights(self, layer: LayerInfo) -> list[Any]:
+        group = layer.handle
+        return [] if group is None else [group[str(i)] for i in range(len(group))]
+
+    def close(self) -> None:
+        self.h5.close()
+        for c in self._closers:
+            c.close()
+
+
+class _H5FileSource(_Source):
+    """A legacy whole-model ``.h5`` file: ``model_config`` attribute and ``model_weights/<layer>/<weight>``."""
+
+    how = "file"
+
+    def __init__(self, path: Path, label: str):
+        import h5py
+
+        self.path, self.label = path, label
+        try:
+            self.h5 = h5py.File(path, "r")
+        except OSError as exc:
+            raise ModelLoadError(f"cannot read {path.name} as HDF5: {exc}") from exc
+        text = self.h5.attrs.get("model_config")
+        if text is None or "model_weights" not in self.h5:
+            self.h5.close()
+            raise ModelLoadError(f"{path.name} holds weights only (no model_config); it cannot be diffed as a model. "
+                                 "Save the whole model with model.save('file.keras')")
+        self.config = json.loads(text.decode() if isinstance(text, bytes) else text)
+
+    def _weights_of(self, names: tuple[str, ...]) -> list[Any]:
+        root = self.h5["model_weights"]
+        if names[0] not in root:
+            return []
+        group = root[names[0]]
+        wanted = [w.decode() if isinstance(w, bytes) else str(w) for w in group.attrs.get("weight_names", [])]
+        if len(names) > 1:  # a layer of a nested model: its weights are "<layer>/<var>" inside the model's group
+            wanted = [w for w in wanted if w.split("/")[0] == names[-1] or f"/{names[-1]}/" in f"/{w}"]
+        return [group[w] for w in wanted if w in group]
+
+    def layers(self) -> list[LayerInfo]:
+        names = [n for _, n, _ in _walk_config(self.config)]
+        handles = {n: self._weights_of(n) for n in names}
+        shapes = {n: [tuple(int(d) for d in ds.shape) for ds in h] for n, h in handles.items()}
+        return _config_layers(self.config, shapes, handles, with_shapes=False)
+
+    def weights(self, layer: LayerInfo) -> list[Any]:
+        return list(layer.handle or [])
+
+    def close(self) -> None:
+        self.h5.close()
+
+
+# ---------------------------------------------------------------------------------------------- resolving inputs
+@dataclass
+class _Side:
+    source: _Source
+    record: ModelRecord | None
+    notes: list[str]
+
+
+def _is_keras_model(obj: Any) -> bool:
+    keras = sys.modules.get("keras")
+    return keras is not None and isinstance(obj, keras.Model)
+
+
+def _file_source(path: Path, label: str, mode: str) -> _Source:
+    suffix = path.suffix.lower()
+    if suffix == ".tflite":
+        raise ModelLoadError(f"{label} is a TFLite model; diff compares Keras models (.keras, .h5). "
+                             "Compare TFLite models by their evaluations instead (fmc.evaluate)")
+    if suffix not in (".keras", ".h5", ".hdf5"):
+        raise ModelLoadError(f"{label}: {path.name} is not a Keras model file (.keras, .h5)")
+    if not path.is_file():
+        raise NotFoundError(f"{label}: the model file {path} is missing")
+    read_file = mode == "files" or (mode == "auto" and (suffix == ".keras" or path.stat().st_size > FILE_READ_ABOVE_BYTES))
+    if read_file:
+        return _KerasFileSource(path, label) if suffix == ".keras" else _H5FileSource(path, label)
+    from .zoo import load_keras_file
+
+    return _KerasSource(load_keras_file(path), label)
+
+
+def _catalog_source(record: ModelRecord, label: str) -> tuple[_Source, list[str]]:
+    """Build a catalog entry with Keras's loader: with its ImageNet top if those weights load, else without."""
+    from .zoo import build_keras_model
+
+    try:
+        return _KerasSource(build_keras_model(record, include_top=True), label), []
+    except ModelLoadError as with_top:
+        try:
+            model = build_keras_model(record, include_top=False, pooling="avg")
+        except ModelLoadError:
+            raise with_top from None
+        return _KerasSource(model, label), [f"{label} was built without its ImageNet top (include_top=False, "
+                                            "pooling='avg'): the top's weights are not available here"]
+
+
+def _resolve(ref: Any, registry: "Registry | None", mode: str) -> _Side:
+    if _is_keras_model(ref):
+        return _Side(_KerasSource(ref, ref.name), None, [])
+    if isinstance(ref, os.PathLike) or (isinstance(ref, str) and Path(ref).suffix.lower() in
+                                        (".keras", ".h5", ".hdf5", ".tflite") and Path(ref).expanduser().is_file()):
+        path = Path(ref).expanduser()
+        return _Side(_file_source(path, path.name, mode), None, [])
+    if registry is None:
+        from .registry import open_registry
+
+        registry = open_registry()
+    record = registry.model(ref)
+    label = record.ref
+    if record.source_kind == "tflite_file":
+        raise ModelLoadError(f"{label} is a TFLite model; diff compares Keras models (.keras, .h5). "
+                             "Compare TFLite models by their evaluations instead (fmc.evaluate)")
+    if record.source_kind == "keras_application":
+        if mode == "files":
+            raise InputError(f"{label} is a catalog entry built by Keras, not a stored file; use mode='auto'")
+        source, notes = _catalog_source(record, label)
+        return _Side(source, record, notes)
+    if record.source_kind == "keras_file":
+        return _Side(_file_source(registry.artifact_path(record), label, mode), record, [])
+    raise ModelLoadError(f"{label} is a {record.source_kind} model; diff compares Keras models")
+
+
+# ---------------------------------------------------------------------------------------------- matching
+def _match(a: list[LayerInfo], b: list[LayerInfo]) -> list[tuple[LayerInfo | None, LayerInfo | None]]:
+    """Pairs ``(layer of a or None, layer of b or None)``: by path, then name, then position (see module doc)."""
+    pairs: dict[int, int] = {}  # position in a -> position in b
+    by_path = {layer.path: layer.position for layer in b}
+    for layer in a:
+        if layer.path in by_path:
+            pairs[layer.position] = by_path.pop(layer.path)
+    taken = set(pairs.values())
+    rest_b: dict[str, list[int]] = {}
+    for layer in b:
+        if layer.position not in taken:
+            rest_b.setdefault(layer.name, []).append(layer.position)
+    rest_a: dict[str, list[int]] = {}
+    for layer in a:
+        if layer.position not in pairs:
+            rest_a.setdefault(layer.name, []).append(layer.position)
+    for name, positions in rest_a.items():
+        if len(positions) == 1 and len(rest_b.get(name, [])) == 1:
+            pairs[positions[0]] = rest_b[name][0]
+    taken = set(pairs.values())
+    left_a = [layer for layer in a if layer.position not in pairs]
+    left_b = [layer for layer in b if layer.position not in taken]
+    matcher = difflib.SequenceMatcher(None, [x.signature for x in left_a], [x.signature for x in left_b],
+                                      autojunk=False)
+    for block in matcher.get_matching_blocks():
+        for k in range(block.size):
+            pairs[left_a[block.a + k].position] = left_b[block.b + k].position
+    # order: b's order, each removed layer right after the b-layer matched to its predecessor in a
+    rows: list[tuple[tuple[float, int], LayerInfo | None, LayerInfo | None]] = []
+    last_b = -1.0
+    for layer in a:
+        if layer.position in pairs:
+            last_b = pairs[layer.position]
+        else:
+            rows.append(((last_b + 0.5, layer.position), layer, None))
+    matched_b = {v: k for k, v in pairs.items()}
+    for layer in b:
+        other = a[matched_b[layer.position]] if layer.position in matched_b else None
+        rows.append(((float(layer.position), 0), other, layer))
+    rows.sort(key=lambda r: r[0])
+    return [(x, y) for _, x, y in rows]
+
+
+# ---------------------------------------------------------------------------------------------- weights
+def weight_change(a: list[Any], b: list[Any], tolerance: float) -> dict[str, float]:
+    """``l2_change, relative_change, cosine, fraction_moved`` of one layer's weights (see module doc).
+
+    ``a``, ``b``: equal-length lists of arrays (or h5py datasets) with pairwise equal shapes.
+    """
+    diff_sq = norm_a = norm_b = dot = 0.0
+    moved = total = 0
+    for wa, wb in zip(a, b):
+        for ca, cb in zip(_iter_chunks(wa), _iter_chunks(wb)):
+            d = cb - ca
+            diff_sq += float(d @ d)
+            norm_a += float(ca @ ca)
+            norm_b += float(cb @ cb)
+            dot += float(ca @ cb)
+            np.abs(d, out=d)
+            moved += int(np.count_nonzero(d > tolerance))
+            total += d.size
+    l2 = math.sqrt(diff_sq)
+    na, nb = math.sqrt(norm_a), math.sqrt(norm_b)
+    relative = (0.0 if l2 == 0 else math.inf) if na == 0 else l2 / na
+    cosine = dot / (na * nb) if na > 0 and nb > 0 else math.nan
+    return {"l2_change": l2, "relative_change": relative, "cosine": min(1.0, max(-1.0, cosine)) if na and nb else cosine,
+            "fraction_moved": moved / total if total else 0.0}
+
+
+def _config_changes(a: dict, b: dict, limit: int = 4) -> list[str]:
+    def short(v: Any) -> str:
+        text = json.dumps(v, sort_keys=True, default=str)
+        return text if len(text) <= 40 else text[:37] + "..."
+
+    keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    out = [f"{k}: {short(a.get(k))} -> {short(b.get(k))}" for k in keys[:limit]]
+    if len(keys) > limit:
+        out.append(f"{len(keys) - limit} more config keys")
+    return out
+
+
+def _compare(x: LayerInfo | None, y: LayerInfo | None, src_a: _Source, src_b: _Source, tolerance: float,
+             position: int) -> dict[str, Any]:
+    row: dict[str, Any] = {"position": position, "status": "same", "name_a": None, "name_b": None, "type_a": None,
+                           "type_b": None, "changes": "", "output_shape_a": None, "output_shape_b": None,
+                           "params_a": None, "params_b": None, "trainable_a": None, "trainable_b": None,
+                           "l2_change": math.nan, "relative_change": math.nan, "cosine": math.nan,
+                           "fraction_moved": math.nan, "weights_changed": False}
+    for side, layer in (("a", x), ("b", y)):
+        if layer is not None:
+            row.update({f"name_{side}": layer.path, f"type_{side}": layer.type,
+                        f"output_shape_{side}": layer.output_shape, f"params_{side}": layer.params,
+                        f"trainable_{side}": layer.trainable})
+    if x is None or y is None:
+        row["status"] = "added" if x is None else "removed"
+        row["changes"] = row["status"]
+        return row
+    changes: list[str] = []
+    structural = False
+    if x.type != y.type:
+        changes.append(f"type {x.type} -> {y.type}")
+        structural = True
+    elif x.config != y.config:
+        changes += _config_changes(x.config, y.config)
+        structural = True
+    if x.output_shape and y.output_shape and x.output_shape != y.output_shape:
+        changes.append(f"output {x.output_shape} -> {y.output_shape}")
+        structural = True
+    if x.weight_shapes != y.weight_shapes:
+        changes.append(f"params {x.params:,} -> {y.params:,}" if x.params != y.params else "weight shapes changed")
+        structural = True
+    renamed = x.name != y.name
+    if renamed:
+        changes.insert(0, f"renamed {x.name} -> {y.name}")
+    flip = None
+    if x.trainable is not None and y.trainable is not None and x.trainable != y.trainable and (x.params or y.params):
+        flip = "unfrozen" if y.trainable else "frozen"
+        changes.append(flip)
+    if x.weight_shapes == y.weight_shapes and x.weight_shapes:
+        stats = weight_change(src_a.weights(x), src_b.weights(y), tolerance)
+        row.update(stats)
+        row["weights_changed"] = stats["fraction_moved"] > 0
+        if row["weights_changed"]:
+            changes.append(f"weights moved ({stats['fraction_moved']:.1%}, relative {stats['relative_change']:.3g})")
+    row["status"] = ("changed" if structural else "renamed" if renamed else flip if flip
+                     else "weights" if row["weights_changed"] else "same")
+    row["changes"] = "; ".join(changes)
+    return row
+
+
+# ---------------------------------------------------------------------------------------------- summary
+def _summary(pairs: list[tuple[LayerInfo | None, LayerInfo | None]], rows: list[dict], a: list[LayerInfo],
+             b: list[LayerInfo], tolerance: float) -> str:
+    parts: list[str] = []
+    head_a = next((layer for layer in reversed(a) if layer.params), None)
+    head_b = next((layer for layer in reversed(b) if layer.params), None)
+    partner = {id(x): y for x, y in pairs if x is not None}
+    partner_b = {id(y): x for x, y in pairs if y is not None}
+    skip: set[int] = set()
+    if head_a is not None and head_b is not None:
+        pa, pb = partner.get(id(head_a)), partner_b.get(id(head_b))
+        if pa is head_b and head_a.weight_shapes != head_b.weight_shapes:
+            parts.append(f"head replaced: {head_a.short()} -> {head_b.short()}")
+        elif pa is not head_b:
+            if pa is None and pb is None:
+                parts.append(f"head replaced: {head_a.short()} -> {head_b.short()}")
+                skip |= {id(head_a), id(head_b)}
+            elif pb is None:
+                parts.append(f"head added: {head_b.short()}")
+                skip.add(id(head_b))
+            elif pa is None:
+                parts.append(f"head removed: {head_a.short()}")
+                skip.add(id(head_a))
+    added = sum(1 for x, y in pairs if x is None and id(y) not in skip)
+    removed = sum(1 for x, y in pairs if y is None and id(x) not in skip)
+    matched = [r for r in rows if r["status"] not in ("added", "removed")]
+    if (a or b) and len(matched) < 0.5 * max(len(a), len(b)):
+        parts.insert(0, "different architectures")
+
+    def count(n: int, what: str) -> None:
+        if n:
+            parts.append(f"{n} layer{'s' if n != 1 else ''} {what}")
+
+    count(removed, "removed")
+    count(added, "added")
+    count(sum(1 for r in matched if r["changes"].startswith("renamed")), "renamed")
+    count(sum(1 for r in matched if r["status"] == "changed"), "changed")
+    count(sum(1 for r in matched if "unfrozen" in r["changes"].split("; ")), "unfrozen")
+    count(sum(1 for r in matched if "frozen" in r["changes"].split("; ")), "frozen")
+    compared = [r for r in matched if not math.isnan(r["fraction_moved"])]
+    moved = sum(1 for r in compared if r["weights_changed"])
+    if moved:
+        parts.append(f"weights changed in {moved} of {len(compared)} compared layers")
+    if not parts:
+        return f"identical: same {len(a)} layers, no weight moved more than {tolerance:g}"
+    return "; ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------- metadata
+_META_FIELDS = ["id", "ref", "owner", "visibility", "source_kind", "family", "architecture", "params", "size_mb",
+                "input_size", "num_classes", "top1", "top5", "pretrained_on", "parent_id", "run_id", "sha256",
+                "created_at"]
+
+
+def _metadata(side: _Side, layers: list[LayerInfo], registry: "Registry | None") -> dict[str, Any]:
+    meta: dict[str, Any] = {"label": side.source.label, "read_from": side.source.how, "layers": len(layers),
+                            "weights": int(sum(layer.params for layer in layers))}
+    record = side.record
+    if record is None:
+        return meta
+    for key in _META_FIELDS:
+        meta[key] = getattr(record, key)
+    if record.run_id is not None and registry is not None:
+        try:
+            run = registry.run(record.run_id)
+        except FmcError:
+            return meta
+        best = [e.get("val_accuracy") for e in run.history if e.get("val_accuracy") is not None]
+        dataset = None
+        if run.dataset_id is not None:
+            try:
+                dataset = registry.dataset(run.dataset_id).name
+            except FmcError:
+                dataset = run.dataset_id
+        meta.update({"run_status": run.status, "run_dataset": dataset, "run_base_model_id": run.model_id,
+                     "run_epochs": len(run.history) or run.epochs, "run_optimizer": run.optimizer,
+                     "run_learning_rate": run.learning_rate, "run_best_val_accuracy": max(best) if best else None,
+                     "run_metrics": json.dumps(run.metrics, sort_keys=True) if run.metrics else None})
+    return meta
+
+
+def _relation(a: ModelRecord | None, b: ModelRecord | None, registry: "Registry | None") -> str | None:
+    if a is None or b is None or registry is None or not hasattr(registry, "ancestors"):
+        return None
+    if a.id == b.id:
+        return "same version"
+    try:
+        up_b = [r.id for r in registry.ancestors(b.id)]
+        up_a = [r.id for r in registry.ancestors(a.id)]
+    except FmcError:
+        return None
+    if a.id in up_b:
+        n = up_b.index(a.id) + 1
+        return f"{b.ref} descends from {a.ref} ({n} generation{'s' if n > 1 else ''})"
+    if b.id in up_a:
+        n = up_a.index(b.id) + 1
+        return f"{a.ref} descends from {b.ref} ({n} generation{'s' if n > 1 else ''})"
+    common = next((i for i in up_a if i in up_b), None)
+    return f"siblings: both descend from model id {common}" if common is not None else "unrelated lines"
+
+
+# ---------------------------------------------------------------------------------------------- result
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (str, int)):
+        return value
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return str(value)
+
+
+@dataclass
+class ModelDiff:
+    """The differences between model ``a`` and model ``b`` (see :func:`diff`).
+
+    ``layers``: one row per matched, added or removed layer in the depth order of ``b`` (columns
+    ``position, status, name_a, name_b, type_a, type_b, changes, output_shape_a/b, params_a/b,
+    trainable_a/b, l2_change, relative_change, cosine, fraction_moved, weights_changed``); ``status`` is
+    ``same``, ``weights`` (only weights moved), ``renamed``, ``unfrozen``, ``frozen``, ``changed``
+    (type/config/shape), ``added`` or ``removed``. ``metadata``: the two models' facts side by side.
+    """
+
+    a: str
+    b: str
+    summary: str
+    layers: pd.DataFrame
+    metadata: pd.DataFrame
+    tolerance: float
+    relation: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def identical(self) -> bool:
+        """No layer added, removed or changed, and no weight moved more than the tolerance."""
+        return bool((self.layers["status"] == "same").all())
+
+    @property
+    def changes(self) -> pd.DataFrame:
+        """The rows of :attr:`layers` that differ."""
+        return self.layers[self.layers["status"] != "same"]
+
+    def __repr__(self) -> str:
+        return f"ModelDiff({self.a} -> {self.b}: {self.summary})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: NaN/inf become ``None``, shapes lists (for the REST route)."""
+        meta = {col: {str(k): v for k, v in self.metadata[col].items()} for col in ("a", "b")}
+        return _json_safe({"a": self.a, "b": self.b, "summary": self.summary, "identical": self.identical,
+                           "relation": self.relation, "tolerance": self.tolerance, "notes": list(self.notes),
+                           "metadata": meta, "layers": self.layers.to_dict(orient="records")})
+
+    def plot(self, ax: Any = None, log: bool = True):
+        """Relative weight change per layer along the depth of ``b`` (matplotlib); added/removed marked.
+
+        Returns the Axes.
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(10, 3.5))
+        rows = self.layers.reset_index(drop=True)
+        rel = rows["relative_change"].astype(float)
+        finite = rel.where(np.isfinite(rel))
+        shown = finite.where(finite > 0) if log else finite
+        ax.bar(rows.index, shown.fillna(0.0), width=0.8, color="tab:blue", label="relative change ||Δw|| / ||w_a||")
+        for status, color, marker in (("added", "tab:green", "^"), ("removed", "tab:red", "v"),
+                                      ("changed", "tab:orange", "o")):
+            idx = rows.index[rows["status"] == status]
+            if len(idx):
+                base = np.nanmin(shown) if log and np.isfinite(np.nanmin(shown.fillna(np.nan))) else 0.0
+                ax.scatter(idx, np.full(len(idx), base if base else (1e-6 if log else 0.0)), color=color,
+                           marker=marker, label=status, zorder=3)
+        if log and (shown > 0).any():
+            ax.set_yscale("log")
+        ax.set_xlabel(f"layer (depth order of {self.b})")
+        ax.set_ylabel("relative change")
+        ax.set_title(f"{self.a} -> {self.b}: {self.summary}", fontsize=9)
+        ax.legend(fontsize=8, loc="best")
+        return ax
+
+    def _repr_html_(self, max_rows: int = 200) -> str:
+        esc = html.escape
+        head = f"<h4>{esc(f'diff {self.a} -> {self.b}')}</h4><p><b>{esc(self.summary)}</b></p>"
+        if self.relation:
+            head += f"<p>{esc(self.relation)}</p>"
+        head += "".join(f"<p><i>{esc(n)}</i></p>" for n in self.notes)
+        meta_rows = "".join(
+            f"<tr><th style='text-align:left'>{esc(str(k))}</th><td style='text-align:left'>{esc(_cell(va))}</td>"
+            f"<td style='text-align:left'>{esc(_cell(vb))}</td></tr>"
+            for k, va, vb in zip(self.metadata.index, self.metadata["a"], self.metadata["b"]))
+        meta = f"<table><tr><th></th><th>{esc(self.a)}</th><th>{esc(self.b)}</th></tr>{meta_rows}</table>"
+        changed = self.changes
+        cols = ["position", "status", "name_a", "name_b", "changes", "params_a", "params_b", "relative_change",
+                "cosine", "fraction_moved"]
+        body = "".join("<tr>" + "".join(f"<td>{esc(_cell(r[c]))}</td>" for c in cols) + "</tr>"
+                       for _, r in changed.head(max_rows).iterrows())
+        more = f"<p>{len(changed) - max_rows} more rows in .layers</p>" if len(changed) > max_rows else ""
+        table = (f"<table><tr>{''.join(f'<th>{esc(c)}</th>' for c in cols)}</tr>{body}</table>{more}"
+                 if len(changed) else "<p>no layer differs</p>")
+        return f"<div class='fmc-diff'>{head}{table}<details><summary>metadata</summary>{meta}</details></div>"
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+# ---------------------------------------------------------------------------------------------- entry point
+def diff(a: Any, b: Any, registry: "Registry | None" = None, tolerance: float = 1e-6, *,
+         mode: str = "auto") -> ModelDiff:
+    """What changed from model ``a`` to model ``b``: structure, weights, metadata.
+
+    ``a``, ``b``: registry references (id, name, ``name:vN``, ``name@alias``, :class:`ModelRecord`), Keras
+    model objects, or paths of ``.keras``/``.h5`` files. ``registry`` defaults to :func:`open_registry`.
+    ``tolerance``: a weight has *moved* when ``|w_b - w_a| > tolerance``.
+    ``mode``: ``"auto"`` (stored ``.keras`` files read layer by layer from the file, catalog entries built by
+    Keras), ``"files"`` (every stored file read from the file), ``"memory"`` (everything loaded by Keras).
+    TFLite models raise :class:`ModelLoadError`.
+    """
+    if mode not in ("auto", "files", "memory"):
+        raise InputError(f"mode must be 'auto', 'files' or 'memory', not {mode!r}")
+    try:
+        tolerance = float(tolerance)
+    except (TypeError, ValueError):
+        raise InputError(f"tolerance must be a number >= 0, not {tolerance!r}") from None
+    if not tolerance >= 0:
+        raise InputError(f"tolerance must be a number >= 0, not {tolerance!r}")
+    needs_registry = not all(_is_keras_model(x) or isinstance(x, os.PathLike) or
+                             (isinstance(x, str) and Path(x).suffix.lower() in (".keras", ".h5", ".hdf5", ".tflite")
+                              and Path(x).expanduser().is_file()) for x in (a, b))
+    opened = registry is None and needs_registry
+    if opened:
+        from .registry import open_registry
+
+        registry = open_registry()
+    try:
+        return _diff(a, b, registry, tolerance, mode)
+    finally:
+        if opened:
+            registry.close()
+
+
+def _diff(a: Any, b: Any, registry: "Registry | None", tolerance: float, mode: str) -> ModelDiff:
+    side_a = _resolve(a, registry, mode)
+    try:
+        side_b = _resolve(b, registry, mode)
+    except BaseException:
+        side_a.source.close()
+        raise
+    try:
+        layers_a, layers_b = side_a.source.layers(), side_b.source.layers()
+        pairs = _match(layers_a, layers_b)
+        rows = [_compare(x, y, side_a.source, side_b.source, tolerance, i) for i, (x, y) in enumerate(pairs)]
+        summary = _summary(pairs, rows, layers_a, layers_b, tolerance)
+        meta_a = _metadata(side_a, layers_a, registry)
+        meta_b = _metadata(side_b, layers_b, registry)
+    finally:
+        side_a.source.close()
+        side_b.source.close()
+    keys = list(dict.fromkeys([*meta_a, *meta_b]))
+    metadata = pd.DataFrame({"a": [meta_a.get(k) for k in keys], "b": [meta_b.get(k) for k in keys]}, index=keys)
+    metadata["same"] = [_same(meta_a.get(k), meta_b.get(k)) for k in keys]
+    table = pd.DataFrame(rows, columns=_LAYER_COLUMNS)
+    return ModelDiff(a=side_a.source.label, b=side_b.source.label, summary=summary, layers=table, metadata=metadata,
+                     tolerance=tolerance, relation=_relation(side_a.record, side_b.record, registry),
+                     notes=side_a.notes + side_b.notes)
+
+
+def _same(x: Any, y: Any) -> bool:
+    if isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y):
+        return True
+    return bool(x == y)

@@ -1,0 +1,235 @@
+"""REST handlers under ``/fmc/api/``. Each is a thin call into the registry; errors map to HTTP in one place.
+
+Every route requires Jupyter's authentication. The registry user is the authenticated Jupyter user
+(on JupyterHub, the hub user); see :meth:`FmcHandler.registry_user` for the single-user case.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+from typing import Any
+
+import pandas as pd
+import tornado.web
+from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+
+from .. import __version__
+from ..config import current_user
+from ..errors import (FmcError, InputError, NotFoundError, PermissionDeniedError, QueryError,
+                      RegistryUnavailableError)
+from ..query import ALIASES, FIELDS
+from ..registry import Registry
+from .pool import RegistryPool
+
+__all__ = ["setup_handlers", "status_for", "FmcHandler", "ROUTES"]
+
+#: domain error -> HTTP status (first match wins; anything else that is an FmcError is a 400)
+_STATUS: list[tuple[type[FmcError], int]] = [
+    (QueryError, 400), (InputError, 400), (NotFoundError, 404), (PermissionDeniedError, 403),
+    (RegistryUnavailableError, 503),
+]
+#: identity providers of a plain single-user server: their users are anonymous per-browser ids
+_ANONYMOUS_PROVIDERS = (IdentityProvider, PasswordIdentityProvider)
+RUNS_WITH_HISTORY = 20
+
+
+def status_for(error: FmcError) -> int:
+    """The HTTP status code of a domain error."""
+    return next((code for cls, code in _STATUS if isinstance(error, cls)), 400)
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """DataFrame rows as JSON-ready dicts (NaN -> null)."""
+    return json.loads(frame.to_json(orient="records"))
+
+
+def as_json(record: Any) -> dict[str, Any]:
+    data = dataclasses.asdict(record)
+    if hasattr(record, "ref"):
+        data["ref"] = record.ref
+    return data
+
+
+class FmcHandler(APIHandler):
+    """Base handler: the per-user registry, JSON replies, and the FmcError -> HTTP mapping."""
+
+    @property
+    def pool(self) -> RegistryPool:
+        return self.settings["fmc_registry_pool"]
+
+    def registry_user(self) -> str:
+        """The authenticated Jupyter user's name.
+
+        A plain single-user server (token or password identity provider) names its users with
+        random anonymous ids; there the server's owner (:func:`config.current_user`) is the user.
+        """
+        if type(self.identity_provider) in _ANONYMOUS_PROVIDERS:
+            return current_user()
+        return self.current_user.username
+
+    @property
+    def registry(self) -> Registry:
+        return self.pool.get(self.registry_user())
+
+    def int_argument(self, name: str, default: int, maximum: int | None = None) -> int:
+        raw = self.get_argument(name, None)
+        try:
+            value = default if raw in (None, "") else int(raw)
+        except ValueError:
+            raise InputError(f"'{name}' must be a whole number, not {raw!r}") from None
+        if value < 0:
+            raise InputError(f"'{name}' must not be negative")
+        return min(value, maximum) if maximum is not None else value
+
+    def reply(self, data: Any) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data, default=str))
+
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        super().send_error(status_for(error) if isinstance(error, FmcError) else status_code, **kwargs)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if not isinstance(error, FmcError):
+            return super().write_error(status_code, **kwargs)
+        body: dict[str, Any] = {"message": getattr(error, "message", None) or str(error), "error": type(error).__name__}
+        if isinstance(error, QueryError):
+            body.update(query=error.query, position=error.position)
+        self.reply(body)
+
+    def log_exception(self, typ, value, tb) -> None:  # domain errors are the user's, not a server bug
+        if isinstance(value, FmcError):
+            self.log.info("fmc: %s %s -> %s: %s", self.request.method, self.request.uri, typ.__name__, value)
+        else:
+            super().log_exception(typ, value, tb)
+
+
+class VersionHandler(FmcHandler):
+    @tornado.web.authenticated
+    def get(self) -> None:
+        """Package version, who you are, and a stamp that changes whenever the registry changes."""
+        self.reply({"version": __version__, "user": self.registry_user(), "stamp": self.pool.change_stamp(),
+                    "diff": importlib.util.find_spec("fmc_jupyter.diff") is not None})
+
+
+class FieldsHandler(FmcHandler):
+    @tornado.web.authenticated
+    def get(self) -> None:
+        """The query language's fields and aliases (hints for the search box)."""
+        self.reply({"fields": [{"name": f.name, "kind": f.kind, "help": f.help} for f in FIELDS.values()],
+                    "aliases": ALIASES})
+
+
+class FacetsHandler(FmcHandler):
+    @tornado.web.authenticated
+    def get(self) -> None:
+        """Distinct domains and families of the models you can see (options of the quick filters)."""
+        frame = self.registry.search("", columns=["domain", "family"], limit=None)
+        self.reply({col: sorted({str(v) for v in frame[col].dropna()}, key=str.lower) for col in ("domain", "family")})
+
+
+class ModelsHandler(FmcHandler):
+    @tornado.web.authenticated
+    def get(self) -> None:
+        """``?q=<query>&order=-top1,params&limit=100&offset=0`` -> one page and the total."""
+        reg, query = self.registry, self.get_argument("q", "")
+        limit, offset = self.int_argument("limit", 100, maximum=1000), self.int_argument("offset", 0)
+        page = reg.search(query, order_by=self.get_argument("order", None) or None, limit=limit, offset=offset)
+        self.reply({"total": reg.count(query), "offset": offset, "limit": limit, "models": frame_records(page)})
+
+
+class ModelHandler(FmcHandler):
+    @tornado.web.authenticated
+    def get(self, ref: str) -> None:
+        self.reply(as_json(self.registry.model(ref)))
+
+
+class VersionsHandler(FmcHandler):
+    @tornado.web.authenticated
+    def get(self, ref: str) -> None:
+        """Every visible version of the model's line, oldest first (lineage through ``parent_id``)."""
+        self.reply(frame_records(self.registry.versions(ref)))
+
+
+class ModelRunsHandler(FmcHandler):
+    @tornado.web.authenticated
+    def get(self, ref: str) -> None:
+        """Training runs of the model's line, newest first; the newest ones carry their epoch history."""
+        reg = self.registry
+        runs = frame_records(reg.runs(model=ref))
+        for run in runs[:RUNS_WITH_HISTORY]:
+            run["history"] = reg.run(run["id"]).history
+        self.reply(runs)
+
+
+class ModelRankingsHandler(FmcHandler):
+    @tornado.web.authenticated
+    def get(self, ref: str) -> None:
+        self.reply(frame_records(self.registry.rankings(model=ref)))
+
+
+class VisibilityHandler(FmcHandler):
+    @tornado.web.authenticated
+    def post(self, ref: str, action: str) -> None:
+        """``POST .../publish`` or ``.../unpublish`` one of your models."""
+        reg = self.registry
+        self.reply(as_json(reg.publish(ref) if action == "publish" else reg.unpublish(ref)))
+
+
+class RunHandler(FmcHandler):
+    @tornado.web.authenticated
+    def get(self, run_id: str) -> None:
+        self.reply(as_json(self.registry.run(int(run_id))))
+
+
+class DatasetsHandler(FmcHandler):
+    @tornado.web.authenticated
+    def get(self) -> None:
+        self.reply(frame_records(self.registry.datasets()))
+
+
+class DatasetRankingsHandler(FmcHandler):
+    @tornado.web.authenticated
+    def get(self, ref: str) -> None:
+        self.reply(frame_records(self.registry.rankings(dataset=ref)))
+
+
+class DiffHandler(FmcHandler):
+    @tornado.web.authenticated
+    def get(self) -> None:
+        """``?a=<ref>&b=<ref>`` -> ``fmc_jupyter.diff.diff(a, b).to_dict()``; 501 while diff is not installed."""
+        if importlib.util.find_spec("fmc_jupyter.diff") is None:
+            raise tornado.web.HTTPError(501, "model diff is not available in this version of fmc_jupyter yet")
+        from ..diff import diff
+
+        self.reply(diff(self.get_argument("a"), self.get_argument("b"), registry=self.registry).to_dict())
+
+
+_REF = r"(?P<ref>[^/]+)"
+ROUTES: list[tuple[str, type[FmcHandler]]] = [
+    (r"version", VersionHandler),
+    (r"fields", FieldsHandler),
+    (r"facets", FacetsHandler),
+    (r"models", ModelsHandler),
+    (rf"models/{_REF}", ModelHandler),
+    (rf"models/{_REF}/versions", VersionsHandler),
+    (rf"models/{_REF}/runs", ModelRunsHandler),
+    (rf"models/{_REF}/rankings", ModelRankingsHandler),
+    (rf"models/{_REF}/(?P<action>publish|unpublish)", VisibilityHandler),
+    (r"runs/(?P<run_id>\d+)", RunHandler),
+    (r"datasets", DatasetsHandler),
+    (rf"datasets/{_REF}/rankings", DatasetRankingsHandler),
+    (r"diff", DiffHandler),
+]
+
+
+def setup_handlers(web_app: Any, pool: RegistryPool) -> None:
+    """Register the routes under ``<base_url>fmc/api/`` with the registry pool in the app settings."""
+    web_app.settings["fmc_registry_pool"] = pool
+    base = url_path_join(web_app.settings.get("base_url", "/"), "fmc", "api")
+    web_app.add_handlers(".*$", [(url_path_join(base, pattern) + "/?$", handler) for pattern, handler in ROUTES])

@@ -1,0 +1,25 @@
+"""The package as a user meets it: a fast import and the quickstart command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_import_does_not_load_keras_or_jupyter():
+    code = ("import sys, fmc_jupyter as fmc; fmc.open_registry; "
+            "heavy = [m for m in ('keras', 'tensorflow', 'jax', 'IPython', 'ipywidgets', 'jupyter_server', 'matplotlib') "
+            "if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_public_surface_is_explicit():
+    import fmc_jupyter as fmc
+
+    for name in ("open_registry", "Registry", "FmcError", "QueryError", "rank", "finetune", "diff"):
+        assert name in fmc.__all__
+    import pytest
+
+    with pytest.raises(AttributeError):
+        fmc.no_such_thing  # noqa: B018

@@ -1,0 +1,273 @@
+"""The embedded registry: schema and seeding, models, versions, visibility, artifacts."""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing as mp
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fmc_jupyter as fmc
+from fmc_jupyter.config import default_registry_path
+from fmc_jupyter.errors import InputError, ModelLoadError, NotFoundError, PermissionDeniedError
+from fmc_jupyter.registry import Registry, network_filesystem
+from fmc_jupyter.registry.artifacts import sha256_file, write_atomic
+from fmc_jupyter.registry.schema import MIGRATIONS
+
+ALL_MIGRATIONS = [number for number, _ in MIGRATIONS]
+
+PACKAGE_CSV = Path(fmc.__file__).parent / "catalog" / "keras_applications.csv"
+
+
+def small_keras_model(path: Path, classes: int = 3, lambda_layer: bool = False) -> Path:
+    import keras
+
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    if lambda_layer:
+        x = keras.layers.Lambda(lambda t: t * 2.0, name="double")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", name="head")(x)
+    model = keras.Model(inputs, outputs, name="tiny")
+    model.save(path)
+    return path
+
+
+def test_first_open_creates_schema_and_seeds_catalog(tmp_registry):
+    assert tmp_registry.schema_version() == ALL_MIGRATIONS
+    assert tmp_registry.count() == 64
+    rows = list(csv.DictReader(PACKAGE_CSV.open()))
+    assert len(rows) == 64
+    for name in ("MobileNetV3Small", "MobileNetV3LargeMinimalistic", "MobileNet_0.25_128", "MobileNetV2_1.4_224"):
+        assert tmp_registry.model(name).source_kind == "keras_application"
+
+
+def test_catalog_matches_the_published_keras_table(tmp_registry, shared_data):
+    for row in csv.DictReader((shared_data / "keras_applications.csv").open()):
+        record = tmp_registry.model(row["model"])
+        assert record.source["constructor"] == row["model"]
+        assert record.params == pytest.approx(float(row["params_millions"]) * 1e6, rel=1e-6)
+        assert record.top1 == pytest.approx(float(row["top1"]) / 100)
+        assert record.input_size == int(row["default_input_size"])
+        assert record.visibility == "public" and record.owner == "catalog"
+        assert record.pretrained_on == "imagenet" and record.license and record.preprocessing
+
+
+def test_reopening_applies_no_migration_twice(registry_path):
+    with Registry(registry_path, user="alice") as reg:
+        first = reg.count()
+    with Registry(registry_path, user="alice") as reg:
+        assert reg.count() == first == 64
+        assert reg.schema_version() == ALL_MIGRATIONS
+
+
+def _open_and_count(path: str) -> int:
+    with Registry(path, user="worker") as reg:
+        return reg.count()
+
+
+def test_concurrent_first_opens_create_one_schema(tmp_path):
+    path = str(tmp_path / "new.db")
+    with mp.get_context("spawn").Pool(4) as pool:
+        counts = pool.map(_open_and_count, [path] * 8)
+    assert counts == [64] * 8
+
+
+def _write_runs(args: tuple[str, str, int]) -> int:
+    path, user, n = args
+    with Registry(path, user=user) as reg:
+        for i in range(n):
+            run_id = reg.start_run("MobileNetV2", optimizer="adam", batch_size=32)
+            reg.log_epoch(run_id, 0, loss=1.0, accuracy=0.5)
+            reg.finish_run(run_id)
+    return n
+
+
+def test_concurrent_writers_lose_nothing(registry_path):
+    Registry(registry_path, user="alice").close()
+    with mp.get_context("spawn").Pool(4) as pool:
+        done = pool.map(_write_runs, [(str(registry_path), f"u{i}", 25) for i in range(4)])
+    with Registry(registry_path, user="alice") as reg:
+        assert reg.db.execute("SELECT count(*) FROM runs WHERE status = 'finished'").fetchone()[0] == sum(done) == 100
+        assert reg.db.execute("SELECT count(*) FROM epochs").fetchone()[0] == 100
+
+
+def test_default_path_follows_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("FMC_REGISTRY", str(tmp_path / "x" / "r.db"))
+    assert default_registry_path() == tmp_path / "x" / "r.db"
+    with fmc.open_registry() as reg:
+        assert reg.path == (tmp_path / "x" / "r.db").resolve()
+    with pytest.raises(fmc.FmcError):
+        fmc.open_registry(123)
+
+
+def test_add_keras_model_is_private_and_stored_atomically(tmp_registry, bob_registry, tmp_path):
+    path = small_keras_model(tmp_path / "tiny.keras", classes=3)
+    record = tmp_registry.add_model(path, "tiny", domain="medical", labels=["a", "b", "c"], top1=81)
+    assert (record.name, record.version, record.owner, record.visibility) == ("tiny", 1, "alice", "private")
+    assert record.source_kind == "keras_file" and record.num_classes == 3 and record.input_size == 32
+    assert record.params == 4 * 27 + 4 + 4 * 3 + 3 and record.top1 == pytest.approx(0.81)
+    stored = tmp_registry.artifact_path(record)
+    assert stored.is_file() and sha256_file(stored) == record.sha256 == sha256_file(path)
+    assert not [p for p in stored.parent.iterdir() if p.name.startswith(".")]  # no temp files left
+    assert len(tmp_registry.search("domain=medical")) == 1
+    # bob sees nothing of it, whichever way he asks
+    assert len(bob_registry.search("domain=medical")) == 0
+    assert len(bob_registry.search("tiny")) == 0
+    with pytest.raises(NotFoundError):
+        bob_registry.model(record.id)
+    with pytest.raises(NotFoundError):
+        bob_registry.model("tiny")
+    tmp_registry.publish("tiny")
+    assert bob_registry.model("tiny").id == record.id
+    with pytest.raises(PermissionDeniedError):
+        bob_registry.unpublish("tiny")
+    with pytest.raises(PermissionDeniedError):
+        bob_registry.delete_model("tiny")
+    with pytest.raises(PermissionDeniedError, match="Catalog entries"):
+        tmp_registry.delete_model("MobileNetV2")
+
+
+def test_model_with_code_is_refused(tmp_registry, tmp_path):
+    path = small_keras_model(tmp_path / "evil.keras", lambda_layer=True)
+    before = tmp_registry.count()
+    with pytest.raises(ModelLoadError, match="refused"):
+        tmp_registry.add_model(path, "evil")
+    assert tmp_registry.count() == before
+    assert not (tmp_registry.artifacts_root / "models").exists()
+
+
+def test_versions_link_to_their_parent(tmp_registry, bob_registry, tmp_path):
+    v1 = tmp_registry.add_model(small_keras_model(tmp_path / "a.keras"), "line")
+    v2 = tmp_registry.add_model(small_keras_model(tmp_path / "b.keras", classes=4), "line")
+    assert (v2.version, v2.parent_id) == (2, v1.id)
+    assert tmp_registry.model("line").id == v2.id
+    assert tmp_registry.model("line:v1").id == v1.id
+    assert list(tmp_registry.versions("line")["version"]) == [1, 2]
+    with pytest.raises(PermissionDeniedError, match="taken"):
+        bob_registry.add_model(tmp_path / "a.keras", "line")
+    # anyone may add own versions to a catalog line
+    v = bob_registry.add_model(tmp_path / "a.keras", parent="MobileNetV2")
+    assert v.name == "MobileNetV2" and v.version == 2 and v.owner == "bob"
+    assert tmp_registry.model("MobileNetV2").version == 1  # alice does not see bob's private version
+
+
+def test_delete_model_deletes_its_runs_not_datasets(tmp_registry, tmp_path):
+    record = tmp_registry.add_model(small_keras_model(tmp_path / "a.keras"), "gone")
+    data = tmp_registry.add_dataset(np.zeros((4, 8, 8, 3), np.uint8), [0, 1, 0, 1], "d")
+    run_id = tmp_registry.start_run(record.id, data.id, optimizer="adam")
+    tmp_registry.log_epoch(run_id, 0, loss=0.5)
+    tmp_registry.delete_model(record.id)
+    assert tmp_registry.db.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+    assert tmp_registry.db.execute("SELECT count(*) FROM epochs").fetchone()[0] == 0
+    assert tmp_registry.dataset("d").id == data.id
+    assert not tmp_registry.artifacts_root.joinpath(record.artifact).exists()
+
+
+def test_add_user_h5_and_tflite_models(tmp_registry, shared_data, tmp_path):
+    import keras
+
+    weights = shared_data / "models" / "mobilenet025_catvsdog.h5"
+    with pytest.raises(ModelLoadError, match="only weights"):
+        tmp_registry.add_model(weights, "catvsdog")
+    # what a user does with a Keras-2 weights file: rebuild the architecture, load, save whole, register
+    model = keras.applications.MobileNet(alpha=0.25, classes=2, weights=None, input_shape=(224, 224, 3))
+    model.load_weights(weights)
+    model.save(tmp_path / "catvsdog.h5")
+    h5 = tmp_registry.add_model(tmp_path / "catvsdog.h5", "catvsdog", labels=["cat", "dog"])
+    assert h5.source_kind == "keras_file" and h5.num_classes == 2 and h5.input_size == 224 and h5.params > 200_000
+    tfl = tmp_registry.add_model(shared_data / "models" / "tflite" / "mobilenet_v2_1.0_224_inat_bird_quant.tflite",
+                                 "birds", domain="birds")
+    assert tfl.source_kind == "tflite_file" and tfl.input_size == 224 and tfl.num_classes == 965
+    assert tfl.source["input_dtype"] == "uint8"
+    assert list(tmp_registry.search("domain=birds")["name"]) == ["birds"]
+
+
+def test_bad_model_inputs(tmp_registry, tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        tmp_registry.add_model(tmp_path / "missing.keras")
+    (tmp_path / "notes.txt").write_text("hi")
+    with pytest.raises(ModelLoadError, match="unsupported"):
+        tmp_registry.add_model(tmp_path / "notes.txt")
+    (tmp_path / "broken.keras").write_bytes(b"not a zip")
+    with pytest.raises(ModelLoadError, match="cannot load"):
+        tmp_registry.add_model(tmp_path / "broken.keras")
+    with pytest.raises(NotFoundError, match="Did you mean 'MobileNetV2'"):
+        tmp_registry.model("MobileNetV22")
+    with pytest.raises(InputError):
+        tmp_registry.model(None)
+
+
+def test_runs_record_every_epoch_and_stay_private(tmp_registry, bob_registry):
+    run_id = tmp_registry.start_run("MobileNetV2", optimizer="adam", optimizer_config={"lr": 1e-3}, batch_size=32)
+    for epoch in range(3):
+        tmp_registry.log_epoch(run_id, epoch, loss=1.0 / (epoch + 1), accuracy=0.3 * epoch, val_accuracy=0.2 * epoch)
+    tmp_registry.finish_run(run_id, "interrupted", error="KeyboardInterrupt")
+    run = tmp_registry.run(run_id)
+    assert run.status == "interrupted" and run.optimizer_config == {"lr": 1e-3} and run.duration_s >= 0
+    assert [e["epoch"] for e in run.history] == [0, 1, 2]
+    assert tmp_registry.runs("MobileNetV2")["best_val_accuracy"].iloc[0] == pytest.approx(0.4)
+    assert len(bob_registry.runs()) == 0
+    with pytest.raises(NotFoundError):
+        bob_registry.run(run_id)
+    with pytest.raises(NotFoundError):
+        bob_registry.log_epoch(run_id, 9, loss=0.0)
+    with pytest.raises(InputError):
+        tmp_registry.finish_run(run_id, "exploded")
+
+
+def test_network_filesystem_detection():
+    mounts = "server:/export /home nfs4 rw 0 0\n/dev/vda / ext4 rw 0 0\nsshfs#x /mnt/s fuse.sshfs rw 0 0\n"
+    assert network_filesystem(Path("/home/alice/reg.db"), mounts) == "nfs4"
+    assert network_filesystem(Path("/mnt/s/reg.db"), mounts) == "fuse.sshfs"
+    assert network_filesystem(Path("/tmp/reg.db"), mounts) is None
+
+
+def test_write_atomic_leaves_nothing_on_failure(tmp_path):
+    def explode(fh):
+        fh.write(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_atomic(tmp_path / "final.bin", explode)
+    assert list(tmp_path.iterdir()) == []
+    write_atomic(tmp_path / "final.bin", lambda fh: fh.write(b"whole"))
+    assert (tmp_path / "final.bin").read_bytes() == b"whole" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_search_orders_limits_and_pages(tmp_registry):
+    top = tmp_registry.search("family=efficientnet", order_by="-top1", limit=3)
+    assert list(top["name"]) == ["EfficientNetB7", "EfficientNetB6", "EfficientNetB5"]
+    page2 = tmp_registry.search("family=efficientnet", order_by="-top1", limit=3, offset=3)
+    assert list(page2["name"])[0] == "EfficientNetB4"
+    assert tmp_registry.count("params<5M and top1>=70%") == len(tmp_registry.search("params<5M and top1>=70%", limit=None))
+    hits = tmp_registry.search("domain=natural and params<5M and (top1>=75% or family=mobilenet)", limit=None)
+    assert len(hits) and all(hits["params"] < 5e6)
+    assert all((hits["top1"] >= 0.75) | (hits["family"] == "mobilenet"))
+
+
+def test_registry_on_network_filesystem_warns(monkeypatch, tmp_path):
+    import fmc_jupyter.registry.registry as module
+
+    monkeypatch.setattr(module, "network_filesystem", lambda path: "nfs4")
+    with pytest.warns(fmc.errors.FmcWarning, match="network filesystem"):
+        Registry(tmp_path / "r.db", user="alice").close()
+
+
+@pytest.mark.parametrize("budget", [0, 10**9], ids=["filter-driven plan", "order-driven plan"])
+def test_both_search_plans_give_the_same_answers(tmp_registry, monkeypatch, budget):
+    import fmc_jupyter.registry.registry as module
+
+    rows = [{"name": f"synthetic-{i}", "family": "mobilenet", "source_kind": "keras_file", "top1": (i % 997) / 1000,
+             "params": i * 1000, "description": "needle" if i == 1234 else "hay", "visibility": "public"}
+            for i in range(3000)]
+    tmp_registry.insert_models(rows)
+    monkeypatch.setattr(module, "_ORDER_SCAN_BUDGET", budget)
+    assert list(tmp_registry.search("needle")["name"]) == ["synthetic-1234"]
+    top = tmp_registry.search("hay and params<1M", limit=5)
+    assert list(top["top1"]) == [0.996, 0.995, 0.994, 0.993, 0.992]
+    assert list(tmp_registry.search("hay", order_by="params", limit=3, offset=2)["name"]) == [
+        "synthetic-2", "synthetic-3", "synthetic-4"]
