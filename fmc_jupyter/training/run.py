@@ -105,7 +105,12 @@ class TrainingRun:
                                       f"{self.dataset.name if self.dataset else 'arrays'}",
                                 history=self._history, class_names=list(self.class_names), metrics=self.metrics,
                                 summary=summary, lr_finder=self.lr_finder)
-        dest = Path(path) if path is not None else self.registry.artifacts_root / "reports" / f"run-{self.run_id}.html"
+        if path is None:  # beside the registry's artifacts; a remote registry's reports stay in the local cache
+            from ..config import cache_dir
+
+            root = getattr(self.registry, "artifacts_root", None) or cache_dir()
+            path = Path(root) / "reports" / f"run-{self.run_id}.html"
+        dest = Path(path)
         report.save(dest)
         metrics = dict(rec.metrics or {})
         metrics["report"] = str(dest)
