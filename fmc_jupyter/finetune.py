@@ -119,16 +119,36 @@ def _augmenter(augment: Any, seed: int) -> Callable[[np.ndarray], np.ndarray] | 
     return apply
 
 
+def _resizing_extractor(backbone, in_size: int, out_size: int):
+    """``Input(in_size) -> Resizing(out_size, bilinear) -> backbone``: the resize runs inside the compiled predict."""
+    import keras
+
+    inputs = keras.Input((in_size, in_size, 3))
+    x = keras.layers.Resizing(out_size, out_size, interpolation="bilinear", antialias=in_size > out_size)(inputs)
+    return keras.Model(inputs, backbone(x, training=False))
+
+
 def _features(backbone, record, images: np.ndarray, batch_size: int, on_change, progress) -> tuple[np.ndarray, int]:
-    """Backbone features ``(N, D)`` of raw images, preprocessed chunk by chunk (memory stays bounded)."""
+    """Backbone features ``(N, D)`` of raw images, preprocessed chunk by chunk (memory stays bounded).
+
+    Every preprocessing mode is a per-channel affine map of the pixels (``tf``: x/127.5 - 1; ``torch``:
+    (x/255 - mean)/std; ``caffe``: BGR minus mean; ``unit``; pass-through), and bilinear resizing is a
+    convex combination of pixels, so the two commute: square images are preprocessed at their own size
+    and resized inside the compiled backbone call, which avoids materialising the upsampled images.
+    """
     from .training.batching import predict_in_batches
     from .zoo import preprocess_images
 
+    size = int(record.input_size)
+    predict, native = backbone.predict_on_batch, images.shape[1] == images.shape[2] != size
+    if native:
+        predict = _resizing_extractor(backbone, int(images.shape[1]), size).predict_on_batch
+        record = replace(record, input_size=int(images.shape[1]))
     chunk, out = max(256, batch_size * 4), []
     progress.start_epoch(0, 1, len(images))
     for start in range(0, len(images), chunk):
         x = preprocess_images(record, images[start:start + chunk])
-        feats, batch_size = predict_in_batches(backbone.predict_on_batch, x, batch_size, on_change=on_change)
+        feats, batch_size = predict_in_batches(predict, x, batch_size, on_change=on_change)
         out.append(feats.astype(np.float32))
         progress.advance(len(x))
     progress.close()
