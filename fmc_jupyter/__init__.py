@@ -34,7 +34,9 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # importing the submodule bound the module itself to this name; bind the object
+        return value
     raise AttributeError(f"module 'fmc_jupyter' has no attribute {name!r}")
 
 

@@ -305,13 +305,14 @@ class Registry(LineageMixin):
                   labels: Sequence[str] | None = None, pretrained_on: str | None = None,
                   top1: float | None = None, top5: float | None = None, license: str | None = None,
                   preprocessing: str | None = None, run_id: int | None = None,
-                  facts: dict[str, Any] | None = None) -> ModelRecord:
+                  facts: dict[str, Any] | None = None, fork: bool = False) -> ModelRecord:
         """Register a Keras (``.keras``/``.h5``) or TFLite (``.tflite``) model file.
 
         The file is inspected (Keras files load with ``safe_mode=True``; models carrying code are
         refused), copied atomically into the artifact store and recorded with its sha256. When the
         name (or ``parent``'s line) already exists, the file becomes its next version.
         ``facts`` overrides inspected facts (params, input_size, num_classes, depth, ...).
+        ``fork=True`` with ``parent`` and a new ``name`` starts a new model line derived from ``parent``.
         """
         src = Path(path).expanduser()
         if not src.is_file():
@@ -326,7 +327,9 @@ class Registry(LineageMixin):
 
         info = {**inspect_model_file(src), **(facts or {})}
         parent_row = self._model_row(parent) if parent is not None else None
-        name = (parent_row["name"] if parent_row else None) or name or src.stem
+        if fork and (parent_row is None or not name):
+            raise InputError("fork=True needs parent= (the model it derives from) and name= (the new line)")
+        name = (parent_row["name"] if parent_row and not fork else None) or name or src.stem
         if not re.fullmatch(r"[\w.+-][\w .+-]{0,127}", name):
             raise InputError(f"model name {name!r} may hold letters, digits, space, '.', '_', '+', '-' (1-128)")
         rel, digest = store_file(src, self.artifacts_root, "models")

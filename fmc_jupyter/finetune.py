@@ -1,0 +1,319 @@
+"""``fmc.finetune``: train any registry model on any labelled images, recording everything as it goes.
+
+::
+
+    run = fmc.finetune("MobileNet_0.25_224", x, y, epochs=5, registry=reg)
+    run.history; run.report(); run.keep()   # or run.keep_both() / run.discard()
+
+Modes and their defaults (each can be overridden):
+
+============  =========  =============  ==========  ======
+mode          optimizer  learning rate  batch size  epochs
+============  =========  =============  ==========  ======
+head          Adam       3e-3           16          10
+unfrozen      Adam       1e-4           16          5
+============  =========  =============  ==========  ======
+
+"head" (the default, ``unfreeze=0``) trains only the classification head on a frozen backbone. Without
+augmentation the backbone's features are computed once (one forward pass over the images) and the
+head is trained on them, which is the same optimisation problem as ``model.fit`` on the frozen full
+model (BatchNormalization runs in inference mode either way) at a fraction of the cost.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import InputError
+from .training.run import TrainingRun
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .records import ModelRecord
+    from .registry import Registry
+
+__all__ = ["finetune", "TrainingRun", "MODE_DEFAULTS", "resolve_model"]
+
+MODE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "head": {"optimizer": "adam", "learning_rate": 3e-3, "batch_size": 16, "epochs": 10},
+    "unfrozen": {"optimizer": "adam", "learning_rate": 1e-4, "batch_size": 16, "epochs": 5},
+}
+LOSS = "sparse_categorical_crossentropy"
+
+
+def resolve_model(model: Any, registry: "Registry") -> "ModelRecord":
+    """A registry model from a name / ``name:vN`` / id / ``ModelRecord`` / ranking row / ``Ranking`` (its top)."""
+    from .records import ModelRecord
+
+    if isinstance(model, ModelRecord):
+        return registry.model(model.id)
+    if hasattr(model, "iloc") and hasattr(model, "columns") and "model_id" in model.columns:  # a Ranking/DataFrame
+        if len(model) == 0:
+            raise InputError("the ranking is empty; nothing to fine-tune")
+        return registry.model(int(model.iloc[0]["model_id"]))
+    if hasattr(model, "get") and not isinstance(model, str) and model.get("model_id") is not None:  # a row
+        return registry.model(int(model.get("model_id")))
+    if hasattr(model, "to_frame") and callable(getattr(model, "to_frame")):
+        frame = model.to_frame()
+        if "model_id" in frame.columns:
+            return resolve_model(frame, registry)
+    if isinstance(model, (str, int, np.integer)):
+        return registry.model(model)
+    raise InputError(f"finetune takes a registry model (name, 'name:vN', id, record or ranking row), "
+                     f"not {type(model).__name__}; register a Keras file first with reg.add_model(path)")
+
+
+def _optimizer(name: Any, learning_rate: float):
+    import keras
+
+    if not isinstance(name, str):
+        optimizer = name
+        optimizer.learning_rate = learning_rate
+        return optimizer
+    try:
+        return keras.optimizers.get({"class_name": name, "config": {"learning_rate": learning_rate}})
+    except ValueError as exc:
+        raise InputError(f"unknown optimizer {name!r}; use 'adam', 'adamw', 'sgd', 'rmsprop' or a "
+                         "keras.optimizers.Optimizer") from exc
+
+
+def _compile(model, optimizer: Any, learning_rate: float) -> None:
+    model.compile(optimizer=_optimizer(optimizer, learning_rate), loss=LOSS, metrics=["accuracy"])
+
+
+def _optimizer_config(model) -> dict[str, Any]:
+    """The compiled optimizer's ``get_config()`` as plain JSON values."""
+    config = {}
+    for key, value in model.optimizer.get_config().items():
+        if isinstance(value, (np.generic, np.ndarray)):
+            value = value.tolist()
+        config[key] = value if isinstance(value, (str, int, float, bool, type(None), list)) else str(value)
+    return config
+
+
+def _augmenter(augment: Any, seed: int) -> Callable[[np.ndarray], np.ndarray] | None:
+    """``augment``: False, True (flip, small rotation/zoom/translation), a list of Keras layers, or a callable."""
+    if not augment:
+        return None
+    import keras
+
+    if augment is True:
+        layers = [keras.layers.RandomFlip("horizontal", seed=seed), keras.layers.RandomRotation(0.05, seed=seed),
+                  keras.layers.RandomZoom(0.1, seed=seed), keras.layers.RandomTranslation(0.05, 0.05, seed=seed)]
+        pipeline = keras.Sequential(layers, name="augmentation")
+    elif isinstance(augment, (list, tuple)):
+        pipeline = keras.Sequential(list(augment), name="augmentation")
+    elif callable(augment):
+        pipeline = augment
+    else:
+        raise InputError("augment must be False, True, a list of Keras preprocessing layers or a callable")
+
+    def apply(batch: np.ndarray) -> np.ndarray:
+        return np.asarray(keras.ops.convert_to_numpy(pipeline(batch, training=True)), dtype=np.float32)
+
+    return apply
+
+
+def _resizing_extractor(backbone, in_size: int, out_size: int):
+    """``Input(in_size) -> Resizing(out_size, bilinear) -> backbone``: the resize runs inside the compiled predict."""
+    import keras
+
+    inputs = keras.Input((in_size, in_size, 3))
+    x = keras.layers.Resizing(out_size, out_size, interpolation="bilinear", antialias=in_size > out_size)(inputs)
+    return keras.Model(inputs, backbone(x, training=False))
+
+
+def _features(backbone, record, images: np.ndarray, batch_size: int, on_change, progress) -> tuple[np.ndarray, int]:
+    """Backbone features ``(N, D)`` of raw images, preprocessed chunk by chunk (memory stays bounded).
+
+    Every preprocessing mode is a per-channel affine map of the pixels (``tf``: x/127.5 - 1; ``torch``:
+    (x/255 - mean)/std; ``caffe``: BGR minus mean; ``unit``; pass-through), and bilinear resizing is a
+    convex combination of pixels, so the two commute: square images are preprocessed at their own size
+    and resized inside the compiled backbone call, which avoids materialising the upsampled images.
+    """
+    from .training.batching import predict_in_batches
+    from .zoo import preprocess_images
+
+    size = int(record.input_size)
+    predict, native = backbone.predict_on_batch, images.shape[1] == images.shape[2] != size
+    if native:
+        predict = _resizing_extractor(backbone, int(images.shape[1]), size).predict_on_batch
+        record = replace(record, input_size=int(images.shape[1]))
+    chunk, out = max(256, batch_size * 4), []
+    progress.start_epoch(0, 1, len(images))
+    for start in range(0, len(images), chunk):
+        x = preprocess_images(record, images[start:start + chunk])
+        feats, batch_size = predict_in_batches(predict, x, batch_size, on_change=on_change)
+        out.append(feats.astype(np.float32))
+        progress.advance(len(x))
+    progress.close()
+    return np.concatenate(out), batch_size
+
+
+def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = None,
+             registry: "Registry | None" = None, class_names: Sequence[str] | None = None,
+             validation_data: tuple[Any, Any] | None = None, validation_split: float = 0.2,
+             unfreeze: int | str = 0, lr: float | str | None = None, batch_size: int | str | None = None,
+             optimizer: Any = None, augment: Any = False, dropout: float = 0.2, seed: int = 0,
+             progress: bool = True, callbacks: Sequence[Any] = (), kind: str = "finetune",
+             tfds_data_dir: str | None = None, feature_cache: dict | None = None) -> TrainingRun:
+    """Fine-tune a copy of ``model`` on labelled images; every epoch is recorded in ``registry`` as it ends.
+
+    ``model``: registry name, ``name:vN``, id, record, ranking row or ``Ranking`` (its best model).
+    ``x, y``: images ``(N, H, W[, C])`` and labels ``(N,)`` (ints or strings); or ``x`` = a registry
+    dataset name, or ``"tfds:<name>[/<split>]"`` (read with ``tfds.load``; ``tfds_data_dir`` for offline data).
+    ``validation_data=(x_val, y_val)`` or a stratified ``validation_split``.
+    ``unfreeze``: 0 (head only), k (top k weighted backbone layers) or ``"all"``; BatchNorm stays frozen.
+    ``lr``: a number, ``"auto"`` (learning-rate range test, see :mod:`.training.lr_finder`) or None (mode default).
+    ``batch_size``: a number, ``"auto"`` (start large, halve on out-of-memory) or None (mode default); any
+    batch size is halved on out-of-memory and the training carries on (recorded in the run).
+    ``augment``: False, True, a list of Keras layers or a callable on float batches.
+    ``callbacks``: Keras callbacks (``on_epoch_end`` etc.; ``EarlyStopping`` works).
+    ``feature_cache``: a dict reused across calls on the same data (``fmc.auto`` shares one between trials).
+
+    Returns a :class:`TrainingRun`. A failure or Ctrl-C marks the run ``failed``/``interrupted`` (its
+    epochs so far stay recorded) and re-raises.
+    """
+    import keras
+
+    from .registry import open_registry
+    from .training.batching import auto_batch_size
+    from .training.data import resolve_data
+    from .training.device import describe_device
+    from .training.heads import build_classifier, set_unfrozen
+    from .training.progress import Progress
+
+    reg = registry if registry is not None else open_registry()
+    record = resolve_model(model, reg)
+    if epochs is not None and (not isinstance(epochs, (int, np.integer)) or epochs < 1):
+        raise InputError(f"epochs must be a positive whole number, got {epochs!r}")
+    if not 0 <= dropout < 1:
+        raise InputError(f"dropout must be in [0, 1), got {dropout}")
+    data = resolve_data(x, y, registry=reg, class_names=class_names, validation_data=validation_data,
+                        validation_split=validation_split, seed=seed, tfds_data_dir=tfds_data_dir)
+    keras.utils.set_random_seed(seed)
+    clf = build_classifier(record, reg, data.train.class_names, dropout=dropout, seed=seed)
+    unfrozen = set_unfrozen(clf, unfreeze)
+    mode = "unfrozen" if unfrozen else "head"
+    defaults = MODE_DEFAULTS[mode]
+    use_features = mode == "head" and not augment
+    epochs = int(epochs or defaults["epochs"])
+    opt_name = optimizer if optimizer is not None else defaults["optimizer"]
+    if batch_size == "auto":
+        batch = auto_batch_size(len(data.train.y), use_features)
+    elif batch_size is None:
+        batch = defaults["batch_size"]
+    elif isinstance(batch_size, (int, np.integer)) and batch_size >= 1:
+        batch = int(batch_size)
+    else:
+        raise InputError(f"batch_size must be a positive number, 'auto' or None, not {batch_size!r}")
+    if not (lr is None or lr == "auto" or (isinstance(lr, (int, float)) and lr > 0)):
+        raise InputError(f"lr must be a positive number, 'auto' or None, not {lr!r}")
+    rate = defaults["learning_rate"] if lr in (None, "auto") else float(lr)
+    pre_record = replace(record, input_size=clf.input_size)
+    config = {"mode": mode, "unfreeze": unfreeze, "unfrozen_layers": unfrozen, "augment": bool(augment),
+              "features_once": use_features, "fresh_head": clf.fresh_head, "dropout": dropout, "seed": seed,
+              "lr": lr if lr == "auto" else rate, "batch_size_requested": batch_size, "input_size": clf.input_size,
+              "class_names": list(data.train.class_names), "train_examples": int(len(data.train.y)),
+              "val_examples": int(len(data.val.y)), "validation": "given" if validation_data is not None
+              else f"stratified {validation_split}", "source": data.source, "backend": keras.backend.backend()}
+    started = time.perf_counter()
+    run_id = reg.start_run(record.id, data.dataset.id if data.dataset else None, kind=kind,
+                           optimizer=opt_name if isinstance(opt_name, str) else type(opt_name).__name__,
+                           loss=LOSS, batch_size=batch, learning_rate=rate, epochs=epochs, config=config,
+                           device=describe_device())
+    changes: list[dict[str, Any]] = []
+    show = Progress(progress, title=f"{record.name} run {run_id}")
+
+    def record_change(change) -> None:
+        changes.append(change.to_dict() if hasattr(change, "to_dict") else change)
+        reg.update_run(run_id, batch_size=changes[-1]["to"], batch_size_changes=changes)
+
+    def log_epoch(row: dict[str, Any]) -> None:
+        reg.log_epoch(run_id, **{k: v for k, v in row.items()})
+
+    try:
+        finder = None
+        if use_features:
+            key = (record.id, data.dataset.content_hash if data.dataset else None, len(data.train.y),
+                   len(data.val.y), seed, validation_split if validation_data is None else "given")
+            cached = feature_cache.get(key) if feature_cache is not None else None
+            if cached is None:
+                def feature_change(old: int, new: int, exc: BaseException) -> None:
+                    record_change({"epoch": -1, "step": -1, "from": old, "to": new,
+                                   "reason": f"{type(exc).__name__}: {str(exc)[:200]} (feature extraction)"})
+
+                show.note(f"computing {clf.feature_dim}-d backbone features of "
+                          f"{len(data.train.y) + len(data.val.y)} images once")
+                # inference needs no gradients or optimizer state: a larger batch fits and runs faster
+                infer = max(batch, 64)
+                f_train, infer = _features(clf.backbone, pre_record, data.train.x, infer, feature_change, show)
+                f_val, infer = _features(clf.backbone, pre_record, data.val.x, infer, feature_change, show)
+                batch = min(batch, infer)
+                cached = (f_train, f_val)
+                if feature_cache is not None:
+                    feature_cache[key] = cached
+            x_train, x_val = cached
+            trainee = clf.head
+        else:
+            from .zoo import preprocess_images
+
+            x_train = preprocess_images(pre_record, data.train.x)
+            x_val = preprocess_images(pre_record, data.val.x)
+            trainee = clf.model
+        _compile(trainee, opt_name, rate)
+        reg.update_run(run_id, optimizer_config=_optimizer_config(trainee))
+        if lr == "auto":
+            from .training.lr_finder import lr_range_test
+
+            saved = trainee.get_weights()
+            finder = lr_range_test(lambda xb, yb: trainee.train_on_batch(xb, yb, return_dict=True)["loss"],
+                                   lambda r: trainee.optimizer.learning_rate.assign(r), x_train, data.train.y,
+                                   batch, steps=60 if use_features else 30, seed=seed)
+            trainee.set_weights(saved)
+            rate = finder.suggested
+            _compile(trainee, opt_name if isinstance(opt_name, str) else type(opt_name)(), rate)
+            config["lr_finder"] = finder.to_dict()
+            reg.update_run(run_id, learning_rate=rate, config=config, optimizer_config=_optimizer_config(trainee))
+            show.note(f"learning-rate range test chose {rate:.3g}")
+
+        from .training.loop import TrainingLoop, probabilities_metrics
+
+        loop = TrainingLoop(trainee, x_train, data.train.y, x_val, data.val.y, batch_size=batch, epochs=epochs,
+                            seed=seed, augment=_augmenter(augment, seed), callbacks=list(callbacks), progress=show,
+                            on_epoch=log_epoch, on_batch_size=record_change)
+        loop.run()
+        probs = loop.val_probs if not callbacks else loop.predict(x_val)
+        from .report import classification_metrics
+
+        metrics = classification_metrics(data.val.y, probs.argmax(axis=1), len(data.train.class_names))
+        final = {"val_accuracy": metrics.accuracy, "val_loss": probabilities_metrics(probs, data.val.y)[0],
+                 "per_class": metrics.to_dict(data.train.class_names)["per_class"],
+                 "val_examples": int(len(data.val.y)), "epochs_run": len(loop.history)}
+        if loop.history:
+            final.update({"train_loss": loop.history[-1]["loss"], "train_accuracy": loop.history[-1]["accuracy"]})
+        reg.finish_run(run_id, "finished", metrics=final, confusion=metrics.confusion.tolist(),
+                       batch_size=loop.batch_size, duration_s=time.perf_counter() - started)
+    except KeyboardInterrupt:
+        show.close()
+        reg.finish_run(run_id, "interrupted", error="interrupted by the user (KeyboardInterrupt)",
+                       duration_s=time.perf_counter() - started)
+        raise
+    except BaseException as exc:
+        show.close()
+        reg.finish_run(run_id, "failed", duration_s=time.perf_counter() - started,
+                       error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"[:4000])
+        raise
+    return TrainingRun(registry=reg, run_id=run_id, base=record, model=clf.model,
+                       class_names=data.train.class_names, dataset=data.dataset, history=loop.history,
+                       metrics=metrics, config=config, lr_finder=finder, batch_size_changes=changes)
+
+
+from .training.module_call import make_module_callable  # noqa: E402
+
+make_module_callable(__name__, "finetune")

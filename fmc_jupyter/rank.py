@@ -1,0 +1,448 @@
+"""Model recommendation: rank catalog models for the user's own labelled images, without fine-tuning them.
+
+``fmc.rank(x, y, models="params<10M", registry=reg, per_class=20)`` draws a seeded stratified slice of
+``per_class`` images per class, extracts every candidate's penultimate features (cached on disk, see
+:mod:`fmc_jupyter.zoo.features`), scores them with transferability estimators (:mod:`fmc_jupyter.estimators`),
+combines the scores by rank averaging, estimates how stable the top of the ranking is by re-scoring random
+sub-slices, and stores the result in the registry against the (slice) dataset.
+
+Default method
+--------------
+``DEFAULT_METHODS`` are computed and ``DEFAULT_COMBINATION`` orders the table (column ``combined``): the
+rank-average (Borda count, :func:`fmc_jupyter.estimators.rank_average`) of leave-one-out kNN accuracy, the
+cross-validated linear-probe accuracy and the model's ImageNet top-1 as a prior where it is known (models
+without a known top-1 are ranked on the other two). LogME and LEEP are computed and shown but do not vote.
+
+How it was chosen: ``benchmarks/ranking_quality.py`` (8 real pretrained models: 7 int8 TFLite MobileNets of
+different widths, input sizes and pretraining domains plus the Keras MobileNet 0.25; 4 real datasets; ground
+truth = test accuracy of a softmax head trained on the frozen features of a subsampled training split; slices
+of 5/10/20/50 images per class x 3 seeds). The rule, fixed before looking: the highest weighted Kendall tau
+averaged over datasets and slice sizes. Results of that run (mean tau_w; top-1 relative accuracy):
+
+    R(knn, linear_probe, top1)                  0.517   0.979   <- default
+    R(logme, knn, gbc, leep, top1)              0.514   0.979
+    R(logme, knn, linear_probe, hscore, gbc, top1) 0.506 0.979
+    R(logme, knn, gbc, top1)                    0.494   0.969
+    best single scores: leep 0.444, logme 0.443, linear_probe 0.419, knn 0.407, nce 0.407, top1 0.375
+
+Every rank average beat every single score on the mean, and single scores swing between datasets (the
+ImageNet prior has tau_w -0.01 on CIFAR-10 but 0.65 on MNIST; GBC -0.40 on CIFAR-10). The top three
+combinations are within 0.011 of each other, which is inside the noise of this small benchmark; the default
+also had the best tau_w of the combinations at 5 images per class (0.440). At ``per_class=20`` the
+six-method average scored 0.602 and the default 0.561.
+
+Stability
+---------
+``bootstrap`` times, every class of the slice is sub-sampled to 80% without replacement (a sample *with*
+replacement would put exact duplicates next to each other and inflate kNN's leave-one-out accuracy), every
+model is re-scored on those rows of its cached features, and ``top1`` / ``top3`` report how often each model
+lands first / in the first three.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import sys
+import time
+import traceback
+import types
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .arrays import check_labelled, stratified_indices
+from .errors import FmcError, InputError
+from .estimators import ESTIMATORS, rank_average
+from .records import ModelRecord
+
+__all__ = ["rank", "Ranking", "DEFAULT_METHODS", "DEFAULT_COMBINATION", "PRIOR_METHOD", "score_features",
+           "combine_scores"]
+
+#: pseudo-method: the model's ImageNet top-1 accuracy (a prior), NaN where unknown
+PRIOR_METHOD = "top1"
+#: what ``methods=None`` computes
+DEFAULT_METHODS: tuple[str, ...] = ("knn", "linear_probe", PRIOR_METHOD, "logme", "leep")
+#: the methods rank-averaged into the ``combined`` column when ``methods=None`` (weights 1)
+DEFAULT_COMBINATION: tuple[str, ...] = ("knn", "linear_probe", PRIOR_METHOD)
+MIN_PER_CLASS = 2
+MIN_IMAGE_SIDE = 8
+SUBSAMPLE_FRACTION = 0.8
+
+
+def _known_methods() -> list[str]:
+    return sorted(ESTIMATORS) + [PRIOR_METHOD]
+
+
+def score_features(features: np.ndarray, probs: np.ndarray | None, labels: np.ndarray, methods: Sequence[str],
+                   prior: float | None = None) -> tuple[dict[str, float], dict[str, str]]:
+    """Each method's score of one model: ``({method: score}, {method: error})``; NaN where it does not apply."""
+    scores: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    for method in methods:
+        if method == PRIOR_METHOD:
+            scores[method] = float(prior) if prior is not None else float("nan")
+            continue
+        fn, kind = ESTIMATORS[method]
+        data = features if kind == "features" else probs
+        if data is None:
+            scores[method] = float("nan")       # no source head: LEEP / NCE do not apply
+            continue
+        try:
+            scores[method] = float(fn(data, labels))
+        except (FmcError, ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
+            scores[method] = float("nan")
+            errors[method] = f"{type(exc).__name__}: {exc}"
+    return scores, errors
+
+
+def combine_scores(table: dict[str, np.ndarray], combination: Sequence[str]) -> np.ndarray:
+    """Rank average of ``table[method] (M,)`` over ``combination``; ``(M,)``."""
+    return rank_average({m: table[m] for m in combination if m in table})
+
+
+class Ranking:
+    """The result of :func:`rank`: a table with one row per candidate model, best first.
+
+    Columns: ``rank``, ``model`` (``name:vN``), ``model_id``, ``combined`` (rank average in [0, 1]), each
+    method's raw score, ``top1`` / ``top3`` stability frequencies (``top1_freq``, ``top3_freq``), ``seconds``
+    (feature extraction + scoring), ``cached`` (features came from the cache), ``error`` (why a model could not
+    be scored) and ``notes`` (methods that failed for a model that was still ranked on the others). DataFrame
+    attributes and indexing are forwarded to the table (``ranking.head()``, ``ranking["logme"]``).
+    """
+
+    def __init__(self, table: pd.DataFrame, *, methods: Sequence[str], combination: Sequence[str],
+                 dataset: Any = None, ranking_id: int | None = None, per_class: int | None = None,
+                 seed: int = 0, seconds: float = 0.0, num_examples: int = 0, num_classes: int = 0):
+        self.table = table
+        self.methods = tuple(methods)
+        self.combination = tuple(combination)
+        self.dataset = dataset
+        self.ranking_id = ranking_id
+        self.per_class = per_class
+        self.seed = seed
+        self.seconds = seconds
+        self.num_examples = num_examples
+        self.num_classes = num_classes
+
+    # DataFrame-like behaviour
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "table":
+            raise AttributeError(name)
+        return getattr(self.table, name)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.table[key]
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __iter__(self):
+        return iter(self.table)
+
+    def to_frame(self) -> pd.DataFrame:
+        """A copy of the table."""
+        return self.table.copy()
+
+    @property
+    def best(self) -> str | None:
+        """``name:vN`` of the top-ranked model (None when every model failed)."""
+        ok = self.table[self.table["error"].isna()]
+        return None if ok.empty else str(ok.iloc[0]["model"])
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        """Rows of models that could not be scored, with their error."""
+        return self.table[self.table["error"].notna()][["model", "model_id", "error"]]
+
+    def _title(self) -> str:
+        name = getattr(self.dataset, "name", None) or "your data"
+        return (f"Ranking of {len(self.table)} models on {name} ({self.num_examples} images, {self.num_classes} "
+                f"classes; combined = rank average of {', '.join(self.combination)})")
+
+    def __repr__(self) -> str:
+        return f"{self._title()}\n{self.table.to_string(index=False)}"
+
+    def _repr_html_(self) -> str:
+        fmt = {c: "{:.4g}".format for c in self.table.columns if self.table[c].dtype.kind == "f"}
+        body = self.table.to_html(index=False, na_rep="–", formatters=fmt, escape=True)
+        note = f"<p>{len(self.failed)} model(s) failed; see the error column.</p>" if len(self.failed) else ""
+        return f"<div class='fmc-ranking'><h4>{html.escape(self._title())}</h4>{body}{note}</div>"
+
+    def plot(self, ax=None, column: str = "combined"):
+        """Horizontal bar chart of ``column`` (default: the combined score), best on top; returns the Axes."""
+        import matplotlib.pyplot as plt
+
+        if column not in self.table.columns:
+            raise InputError(f"no column {column!r} to plot; choose one of {list(self.table.columns)}")
+        ok = self.table[self.table["error"].isna() & self.table[column].notna()]
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 0.4 * max(len(ok), 2) + 1))
+        ax.barh(ok["model"].astype(str)[::-1], ok[column].astype(float)[::-1], color="#4c72b0")
+        ax.set_xlabel(column if column != "combined" else "combined score (rank average, 1 = best)")
+        ax.set_title(getattr(self.dataset, "name", None) or "ranking")
+        ax.figure.tight_layout()
+        return ax
+
+
+def _resolve_models(registry, models) -> list[ModelRecord]:
+    if isinstance(models, ModelRecord):
+        models = [models]
+    if isinstance(models, str):
+        frame = registry.search(models, limit=None, columns=["id"], order_by="id")
+        records = [registry.model(int(i)) for i in frame["id"]]
+        if not records:
+            raise InputError(f"no model you can see matches {models!r}; try a wider query (reg.search(...))")
+        return records
+    if models is None:
+        raise InputError("models must be a query string or a list of model names / ids / records")
+    try:
+        refs = list(models)
+    except TypeError:
+        raise InputError(f"models must be a query string or a list, not {type(models).__name__}") from None
+    if not refs:
+        raise InputError("models is empty; give at least one model")
+    records, seen = [], set()
+    for ref in refs:
+        record = registry.model(ref)
+        if record.id not in seen:
+            seen.add(record.id)
+            records.append(record)
+    return records
+
+
+def _check_methods(methods) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if methods is None:
+        return DEFAULT_METHODS, DEFAULT_COMBINATION
+    if isinstance(methods, str):
+        methods = [methods]
+    methods = tuple(dict.fromkeys(str(m).lower() for m in methods))
+    if not methods:
+        raise InputError("methods is empty; pass None for the default or names from " + ", ".join(_known_methods()))
+    bad = [m for m in methods if m not in _known_methods()]
+    if bad:
+        raise InputError(f"unknown method(s) {bad}; choose from {', '.join(_known_methods())}")
+    return methods, methods
+
+
+def _subsample(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    picks = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        k = max(MIN_PER_CLASS, int(round(SUBSAMPLE_FRACTION * len(idx))))
+        picks.append(rng.choice(idx, size=min(k, len(idx)), replace=False))
+    return np.sort(np.concatenate(picks))
+
+
+def _stability(feats: dict[int, Any], labels: np.ndarray, methods, combination, priors, bootstrap: int,
+               seed: int) -> tuple[dict[int, float], dict[int, float]]:
+    ids = list(feats)
+    top1 = {i: 0 for i in ids}
+    top3 = {i: 0 for i in ids}
+    if bootstrap <= 0 or len(ids) == 0:
+        return {i: float("nan") for i in ids}, {i: float("nan") for i in ids}
+    if len(ids) == 1:                      # a single candidate is always first: nothing to re-score
+        return {ids[0]: 1.0}, {ids[0]: 1.0}
+    feats = {i: (np.asarray(f, dtype=np.float64), p) for i, (f, p) in feats.items()}   # convert once
+    rng = np.random.default_rng(seed + 1)
+    used = [m for m in combination if m in methods]
+    for _ in range(bootstrap):
+        rows = _subsample(labels, rng)
+        table = {m: np.full(len(ids), np.nan) for m in used}
+        for j, i in enumerate(ids):
+            f, p = feats[i]
+            scores, _ = score_features(f[rows], None if p is None else p[rows], labels[rows], used, priors[i])
+            for m in used:
+                table[m][j] = scores[m]
+        combined = combine_scores(table, used)
+        order = [ids[j] for j in np.argsort(-np.nan_to_num(combined, nan=-np.inf), kind="stable")]
+        top1[order[0]] += 1
+        for i in order[:3]:
+            top3[i] += 1
+    return {i: top1[i] / bootstrap for i in ids}, {i: top3[i] / bootstrap for i in ids}
+
+
+def _cached_stability(feats, feature_keys, labels, methods, combination, priors, bootstrap, seed, cache):
+    """:func:`_stability`, remembered on disk next to the feature cache (keyed by the feature cache keys, labels,
+    methods, priors, ``bootstrap`` and ``seed``) so that re-running the same ranking does not re-score."""
+    import hashlib
+
+    from .config import cache_dir
+
+    ids = list(feats)
+    parts = [[feature_keys[i] for i in ids], [priors[i] for i in ids], labels.tolist(), list(methods),
+             list(combination), bootstrap, seed, SUBSAMPLE_FRACTION]
+    key = hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+    path = cache_dir() / "stability" / f"{key}.json"
+    if cache and path.is_file():
+        try:
+            saved = json.loads(path.read_text())
+            return ({i: saved["top1"][str(i)] for i in ids}, {i: saved["top3"][str(i)] for i in ids})
+        except (ValueError, KeyError):
+            pass
+    top1, top3 = _stability(feats, labels, methods, combination, priors, bootstrap, seed)
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"top1": {str(k): v for k, v in top1.items()},
+                                   "top3": {str(k): v for k, v in top3.items()}}))
+        os.replace(tmp, path)
+    return top1, top3
+
+
+def _load_input(x, y, registry, class_names):
+    """(LabelledImages, dataset record or None) from arrays or a registry dataset name."""
+    if isinstance(x, str):
+        if y is not None:
+            raise InputError("x names a registry dataset, so y must be None (its labels are stored with it)")
+        record = registry.dataset(x)
+        data = registry.load_dataset(record)
+        return check_labelled(data.x, data.y, data.class_names, min_per_class=MIN_PER_CLASS), record
+    if y is None:
+        raise InputError("y (the labels) is missing; pass rank(x, y, ...) or a registry dataset name as x")
+    return check_labelled(x, y, class_names, min_per_class=MIN_PER_CLASS), None
+
+
+def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, per_class: int | None = 20,
+         methods: Sequence[str] | str | None = None, seed: int = 0, bootstrap: int = 10,
+         dataset_name: str | None = None, *, class_names: Sequence[str] | None = None, layer: str | None = None,
+         cache: bool = True, progress: bool = True, save: bool = True) -> Ranking:
+    """Rank candidate models by how well they are expected to transfer to ``(x, y)``.
+
+    Parameters
+    ----------
+    x : images ``(N, H, W)`` or ``(N, H, W, 1|3)``, uint8 (0..255) or float (0..255 scale), or the name of a
+        registry dataset. Never modified.
+    y : labels ``(N,)`` (ints or strings, mapped to contiguous ids); None when ``x`` is a dataset name.
+    models : a search query (``"params<10M and domain=natural"``) or a list of names / ids / records.
+    registry : the :class:`~fmc_jupyter.registry.Registry` (default: ``open_registry()``).
+    per_class : images per class in the ranked slice (seeded stratified draw); None ranks on everything.
+    methods : estimator names (``logme, knn, linear_probe, hscore, gbc, nleep, leep, nce`` and ``top1``, the
+        ImageNet top-1 prior). None computes ``DEFAULT_METHODS`` and orders by ``DEFAULT_COMBINATION``; a list
+        computes those methods and orders by their rank average.
+    bootstrap : how many 80% sub-slices to re-score for the ``top1_freq`` / ``top3_freq`` stability columns
+        (0 skips it). Each costs one scoring of every model with the combination's methods (no extraction).
+    dataset_name : the name the slice is registered under (default ``rank-<content hash>``).
+    layer : for user Keras files, a layer to read features from instead of the penultimate one.
+
+    Returns a :class:`Ranking`; it is also stored with ``registry.save_ranking`` (``save=False`` skips that).
+    A model that cannot be loaded or run is listed with its error; the others are still ranked.
+    """
+    from .registry import open_registry
+    from .zoo.features import extract_features, images_hash
+
+    t_start = time.perf_counter()
+    registry = registry if registry is not None else open_registry()
+    method_list, combination = _check_methods(methods)
+    if per_class is not None and (not isinstance(per_class, (int, np.integer)) or per_class < MIN_PER_CLASS):
+        raise InputError(f"per_class must be an integer >= {MIN_PER_CLASS} (or None for all images), got {per_class!r}")
+    if not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
+        raise InputError(f"bootstrap must be a non-negative integer, got {bootstrap!r}")
+    data, dataset = _load_input(x, y, registry, class_names)
+    if min(data.x.shape[1], data.x.shape[2]) < MIN_IMAGE_SIDE:
+        raise InputError(f"images of {data.x.shape[1]}x{data.x.shape[2]} px are too small to rank models on; "
+                         f"every side must be at least {MIN_IMAGE_SIDE} px")
+    if data.x.dtype != np.uint8 and float(data.x.max()) <= 1.0 + 1e-6 and float(data.x.min()) >= 0.0:
+        raise InputError("x looks scaled to [0, 1]; pass 0..255 pixel values (e.g. x * 255): each model applies "
+                         "its own preprocessing")
+    records = _resolve_models(registry, models)
+    rows = stratified_indices(data.y, per_class, seed)
+    images = data.x[rows]
+    labels = data.y[rows]
+    if dataset is None or per_class is not None and len(rows) < len(data.y):
+        name = dataset_name or f"rank-{images_hash(images)[:12]}"
+        dataset = registry.add_dataset(images, labels, name=name, class_names=data.class_names,
+                                       description=f"slice of {per_class} images per class ranked by fmc.rank"
+                                       if per_class else "images ranked by fmc.rank", source="rank")
+    data_hash = images_hash(images)
+
+    table = {m: np.full(len(records), np.nan) for m in method_list}
+    errors: list[str | None] = [None] * len(records)
+    notes: list[str | None] = [None] * len(records)
+    seconds = np.zeros(len(records))
+    cached = np.zeros(len(records), dtype=bool)
+    feats: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+    feature_keys: dict[int, str] = {}
+    priors = {}
+    for j, record in enumerate(records):
+        t0 = time.perf_counter()
+        priors[record.id] = record.top1
+        try:
+            ex = extract_features(record, images, registry, layer=layer if record.source_kind == "keras_file" else None,
+                                  data_hash=data_hash, cache=cache, progress=progress)
+        except FmcError as exc:
+            errors[j] = str(exc) if record.ref in str(exc) else f"{record.ref}: {exc}"
+        except Exception as exc:  # a model that cannot be run must not stop the others
+            errors[j] = f"{type(exc).__name__}: {exc} ({traceback.extract_tb(exc.__traceback__)[-1].name})"
+        else:
+            cached[j] = ex.cached
+            feature_keys[record.id] = ex.key
+            feats[record.id] = (ex.features, ex.probs)
+            scores, method_errors = score_features(ex.features, ex.probs, labels, method_list, record.top1)
+            for m, v in scores.items():
+                table[m][j] = v
+            if method_errors:
+                text = "; ".join(f"{m}: {e}" for m, e in method_errors.items())
+                if all(np.isnan(scores[m]) for m in method_list):
+                    errors[j] = text            # nothing could be scored: the model is not ranked
+                else:
+                    notes[j] = text             # some methods failed: ranked on the others
+        seconds[j] = time.perf_counter() - t0
+
+    ok = np.array([e is None for e in errors])
+    combined = np.full(len(records), np.nan)
+    if ok.any():
+        combined[ok] = combine_scores({m: v[ok] for m, v in table.items()}, combination)
+    top1, top3 = _cached_stability(feats, feature_keys, labels, method_list, combination, priors, bootstrap, seed,
+                                   cache)
+
+    frame = pd.DataFrame({
+        "model": [r.ref for r in records],
+        "model_id": [r.id for r in records],
+        "combined": combined,
+        **{m: table[m] for m in method_list},
+        "top1_freq": [top1.get(r.id, np.nan) if ok[j] else np.nan for j, r in enumerate(records)],
+        "top3_freq": [top3.get(r.id, np.nan) if ok[j] else np.nan for j, r in enumerate(records)],
+        "seconds": seconds,
+        "cached": cached,
+        "error": errors,
+        "notes": notes,
+    })
+    frame = frame.sort_values("combined", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
+    frame.insert(0, "rank", pd.array([i + 1 if ok_ else None for i, ok_ in
+                                      enumerate(frame["error"].isna())], dtype="Int64"))
+    total = time.perf_counter() - t_start
+    method_name = "combined(" + "+".join(combination) + ")"
+    ranking_id = None
+    if save:
+        ranking_id = registry.save_ranking(
+            dataset, method_name,
+            [{"model_id": int(r.model_id), "rank": None if pd.isna(r.rank) else int(r.rank),
+              "score": None if pd.isna(r.combined) else float(r.combined),
+              "scores": {m: (None if pd.isna(getattr(r, m)) else float(getattr(r, m))) for m in method_list},
+              "stability": {"top1": None if pd.isna(r.top1_freq) else float(r.top1_freq),
+                            "top3": None if pd.isna(r.top3_freq) else float(r.top3_freq), "bootstrap": bootstrap},
+              "seconds": float(r.seconds), "error": r.error} for r in frame.itertuples(index=False)],
+            per_class=per_class, seed=seed,
+            models_query=models if isinstance(models, str) else json.dumps([r.ref for r in records]),
+            seconds=total)
+    return Ranking(frame, methods=method_list, combination=combination, dataset=dataset, ranking_id=ranking_id,
+                   per_class=per_class, seed=seed, seconds=total, num_examples=len(labels),
+                   num_classes=int(len(np.unique(labels))))
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``fmc.rank(...)`` work even after ``import fmc_jupyter.rank`` made ``fmc_jupyter.rank`` this module.
+
+    (Importing a submodule sets the package attribute of the same name to the module, shadowing the lazily
+    exported function; calling the module calls :func:`rank`.)
+    """
+
+    def __call__(self, *args, **kwargs) -> Ranking:
+        return rank(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,229 @@
+"""fmc.rank on real pretrained models (Keras MobileNet 0.25 ImageNet weights, int8 TFLite MobileNets) and real
+images from ../shared/data, on tiny slices; every bad-input path; the feature cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fmc_jupyter.config import shared_data_dir
+
+if "KERAS_HOME" not in os.environ and shared_data_dir() is not None:  # the suite's conftest normally does this
+    from fmc_jupyter.zoo.keras_home import use_weights_dir
+
+    use_weights_dir(shared_data_dir() / "keras")
+
+import fmc_jupyter as fmc  # noqa: E402
+from fmc_jupyter.errors import FmcError, InputError, NotFoundError  # noqa: E402
+from fmc_jupyter.rank import Ranking  # noqa: E402
+from fmc_jupyter.registry import Registry  # noqa: E402
+
+DATA = shared_data_dir()
+needs_data = pytest.mark.skipif(DATA is None, reason="offline data folder ../shared/data (or $FMC_SHARED_DATA) "
+                                                     "is absent: real weights/images unavailable")
+pytestmark = [needs_data, pytest.mark.slow]
+
+TFLITE = ["mobilenet_v1_0.25_128_quant", "mobilenet_v1_0.5_160_quant"]
+
+
+def cifar_slice(per_class=6, classes=(0, 1, 2)):
+    """A few real CIFAR-10 images per class at 32x32 (the models resize them to their input size)."""
+    with np.load(DATA / "datasets" / "cifar10_small.npz") as npz:
+        x, y, names = npz["x_train"], npz["y_train"], npz["class_names"]
+    idx = np.concatenate([np.flatnonzero(y == c)[:per_class] for c in classes])
+    return x[idx], np.array([str(names[c]) for c in y[idx]])
+
+
+def small_keras_file(path: Path, seed: int, input_shape=(32, 32, 3), classes=3, convs=2) -> Path:
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(input_shape)
+    h = keras.layers.Conv2D(8, 3, strides=2, activation="relu", name="conv_a")(inp)
+    h = keras.layers.Conv2D(8, 3, strides=2, activation="relu", name="conv_b")(h)
+    for i in range(convs - 2):
+        h = keras.layers.Conv2D(8, 3, strides=2, activation="relu", name=f"conv_{i}")(h)
+    h = keras.layers.GlobalAveragePooling2D(name="pool")(h)
+    out = keras.layers.Dense(classes, activation="softmax", name="head")(h)
+    keras.Model(inp, out).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """A registry (user alice) with the real candidates registered, and a module-wide feature cache."""
+    root = tmp_path_factory.mktemp("rank")
+    old = os.environ.get("FMC_CACHE_DIR")
+    os.environ["FMC_CACHE_DIR"] = str(root / "cache")
+    reg = Registry(root / "registry.db", user="alice")
+    refs = ["MobileNet_0.25_224:v1"]
+    for name in TFLITE:
+        refs.append(reg.add_model(DATA / "models" / "tflite" / f"{name}.tflite", domain="natural",
+                                  pretrained_on="imagenet").ref)
+    user = reg.add_model(small_keras_file(root / "tiny.keras", seed=1), name="tiny_cnn", preprocessing="unit")
+    refs.append(user.ref)
+    yield reg, refs, root
+    reg.close()
+    if old is None:
+        os.environ.pop("FMC_CACHE_DIR", None)
+    else:
+        os.environ["FMC_CACHE_DIR"] = old
+
+
+def test_rank_real_models_on_real_images(env):
+    reg, refs, _ = env
+    x, y = cifar_slice(per_class=8)
+    x_before, y_before = x.copy(), y.copy()
+    r = fmc.rank(x, y, models=refs, registry=reg, per_class=6, bootstrap=5, progress=False)
+    assert isinstance(r, Ranking)
+    np.testing.assert_array_equal(x, x_before)          # the caller's arrays are untouched
+    np.testing.assert_array_equal(y, y_before)
+    assert r.num_examples == 18 and r.num_classes == 3
+    assert sorted(r["model"]) == sorted(refs)
+    assert r["error"].isna().all(), r.failed
+    assert list(r["rank"]) == [1, 2, 3, 4]
+    assert r["combined"].is_monotonic_decreasing and r["combined"].between(0, 1).all()
+    row = r.table.set_index("model")
+    assert np.isnan(row.loc["MobileNet_0.25_224:v1", "leep"])       # no source head loaded for Keras apps
+    assert np.isfinite(row.loc[refs[1], "leep"])                     # TFLite ImageNet head probabilities
+    assert row.loc["MobileNet_0.25_224:v1", "top1"] == pytest.approx(0.498)
+    assert np.isfinite(row[["logme", "knn", "linear_probe"]].to_numpy(dtype=float)).all()
+    assert list(r.combination) == ["knn", "linear_probe", "top1"]
+    assert r["top1_freq"].sum() == pytest.approx(1.0)               # exactly one winner per sub-slice
+    assert (r["top3_freq"] >= r["top1_freq"]).all()
+    # stored against the registered slice
+    stored = reg.rankings(dataset=r.dataset.id)
+    assert set(stored["model"]) == {ref.split(":v")[0] for ref in refs}
+    assert r.dataset.num_examples == 18
+    html = r._repr_html_()
+    assert "MobileNet_0.25_224:v1" in html and "<table" in html
+    ax = r.plot()
+    assert len(ax.patches) == 4
+    assert r.best == r["model"][0]
+    again = fmc.rank(x, y, models=refs, registry=reg, per_class=6, bootstrap=5, progress=False)
+    assert again["cached"].all()                                     # features and stability from the cache
+    assert again.table[["model", "top1_freq", "top3_freq"]].equals(r.table[["model", "top1_freq", "top3_freq"]])
+
+
+def test_cached_rerank_skips_extraction(env, monkeypatch):
+    reg, refs, root = env
+    x, y = cifar_slice(per_class=5, classes=(3, 4))
+    first = fmc.rank(x, y, models=refs[:3], registry=reg, per_class=5, bootstrap=0, progress=False)
+    assert not first["cached"].any()
+    import fmc_jupyter.zoo.features as features
+
+    def no_extraction(*args, **kwargs):
+        raise AssertionError("features should have come from the cache")
+
+    for fn in ("_keras_application", "_keras_file", "_tflite_file"):
+        monkeypatch.setattr(features, fn, no_extraction)
+    again = fmc.rank(x, y, models=refs[:3], registry=reg, per_class=5, bootstrap=0, progress=False,
+                     methods=["logme", "hscore"])     # another method: same cached features
+    assert again["cached"].all() and again["error"].isna().all()
+    assert again.table.set_index("model")["logme"].to_dict() == pytest.approx(
+        first.table.set_index("model")["logme"].to_dict())
+    assert list((root / "cache" / "features").rglob("*.npz"))
+
+
+def test_failing_model_is_reported_and_others_still_ranked(env, tmp_path):
+    reg, refs, _ = env
+    broken = reg.add_model(small_keras_file(tmp_path / "broken.keras", seed=7), name="broken_cnn")
+    reg.artifact_path(broken).write_bytes(b"this is not a Keras file any more")
+    x, y = cifar_slice(per_class=4)
+    r = fmc.rank(x, y, models=[refs[1], broken.ref], registry=reg, per_class=4, bootstrap=2, progress=False)
+    rows = r.table.set_index("model")
+    assert "broken_cnn" in rows.loc[broken.ref, "error"]
+    assert pd_isna(rows.loc[broken.ref, "rank"]) and rows.loc[refs[1], "rank"] == 1
+    assert list(r.failed["model"]) == [broken.ref]
+    stored = reg.rankings(dataset=r.dataset.id)
+    assert stored.set_index("model").loc["broken_cnn", "error"]
+
+
+def pd_isna(value) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
+
+
+def test_grayscale_images_from_a_registry_dataset_with_a_named_layer(env):
+    reg, refs, _ = env
+    with np.load(DATA / "datasets" / "mnist_t10k.npz") as npz:
+        x, y = npz["x"], npz["y"]
+    idx = np.concatenate([np.flatnonzero(y == c)[:5] for c in (0, 1, 7)])
+    ds = reg.add_dataset(x[idx], y[idx], name="mnist-tiny")
+    r = fmc.rank("mnist-tiny", models=[refs[1], refs[3]], registry=reg, per_class=None, bootstrap=0,
+                 layer="conv_b", methods=["knn", "logme"], progress=False)
+    assert r.dataset.id == ds.id and r["error"].isna().all()
+    assert list(r.methods) == ["knn", "logme"]
+    assert reg.rankings(dataset="mnist-tiny")["ranking_id"].nunique() == 1
+
+
+def test_images_too_small_for_a_variable_size_model(env, tmp_path):
+    reg, _, _ = env
+    rec = reg.add_model(small_keras_file(tmp_path / "var.keras", seed=3, input_shape=(None, None, 3), convs=3),
+                          name="var_cnn")
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, size=(8, 8, 8, 3), dtype=np.uint8)
+    y = np.repeat([0, 1], 4)
+    r = fmc.rank(x, y, models=[rec.ref], registry=reg, per_class=None, bootstrap=0, progress=False)
+    assert "8x8 px" in r.table.loc[0, "error"]
+
+
+@pytest.mark.parametrize("case, match", [
+    ("one_class", "1 class"),
+    ("few_per_class", "class 'b' has 1 image"),
+    ("nan", "NaN"),
+    ("lengths", "must match"),
+    ("tiny", "too small"),
+    ("unit_scale", r"\[0, 1\]"),
+    ("method", "unknown method"),
+    ("no_models", "no model you can see"),
+    ("empty_list", "empty"),
+    ("per_class", "per_class"),
+    ("dataset_and_y", "y must be None"),
+    ("no_labels", "labels"),
+])
+def test_bad_input_raises_clear_errors(env, case, match):
+    reg, refs, _ = env
+    x, y = cifar_slice(per_class=3)
+    kwargs = dict(models=[refs[1]], registry=reg, per_class=3, bootstrap=0, progress=False)
+    if case == "one_class":
+        y = np.array(["a"] * len(y))
+    elif case == "few_per_class":
+        y = np.array(["a"] * (len(y) - 1) + ["b"])
+    elif case == "nan":
+        x = x.astype(np.float32)
+        x[2, 0, 0, 0] = np.nan
+    elif case == "lengths":
+        y = y[:-1]
+    elif case == "tiny":
+        x = x[:, :4, :4]
+    elif case == "unit_scale":
+        x = x / 255.0
+    elif case == "method":
+        kwargs["methods"] = ["logme", "magic"]
+    elif case == "no_models":
+        kwargs["models"] = "params<1 and params>2"
+    elif case == "empty_list":
+        kwargs["models"] = []
+    elif case == "per_class":
+        kwargs["per_class"] = 1
+    elif case == "dataset_and_y":
+        x = "mnist-tiny"
+    elif case == "no_labels":
+        y = None
+    with pytest.raises(InputError, match=match):
+        fmc.rank(x, y, **kwargs)
+
+
+def test_unknown_model_and_dataset_names(env):
+    reg, _, _ = env
+    x, y = cifar_slice(per_class=3)
+    with pytest.raises(NotFoundError, match="MobileNet_0.25_224"):
+        fmc.rank(x, y, models=["MobileNet_0.25_22"], registry=reg, progress=False)
+    with pytest.raises(NotFoundError):
+        fmc.rank("no-such-dataset", models=["MobileNet_0.25_224"], registry=reg, progress=False)
+    assert issubclass(NotFoundError, FmcError)
