@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,12 +11,6 @@ from IPython.core.interactiveshell import InteractiveShell
 from fmc_jupyter.magics import FindCnnMagics, split_line
 from fmc_jupyter.records import DatasetRecord, ModelRecord, RunRecord
 from fmc_jupyter.widgets import ModelBrowser
-
-
-def needs(*modules: str):
-    """Skip while a service module this test drives is not in the checkout (branches land one by one)."""
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    return pytest.mark.skipif(bool(missing), reason=f"{', '.join(missing)} not in this checkout yet")
 
 
 @pytest.fixture
@@ -218,7 +210,6 @@ def sign_digits(shared_data, per_class: int, seed: int = 0):
     return images[pick], labels[pick]
 
 
-@needs('fmc_jupyter.finetune', 'fmc_jupyter.evaluate')
 @pytest.mark.slow
 def test_finetune_records_a_run_and_o_stores_it(shell, tmp_registry, shared_data):
     from fmc_jupyter.finetune import TrainingRun
@@ -262,7 +253,6 @@ def test_diff_user_errors(shell, line, message):
         findcnn(shell, line)
 
 
-@needs('fmc_jupyter.rank')
 @pytest.mark.slow
 def test_rank_scores_candidates_and_stores_the_ranking(shell, tmp_registry, shared_data):
     from fmc_jupyter.rank import Ranking
@@ -284,7 +274,6 @@ def test_rank_scores_candidates_and_stores_the_ranking(shell, tmp_registry, shar
     assert list(again["model_id"]) == [tflite.id] and (again.num_examples, again.num_classes) == (40, 10)
 
 
-@needs("fmc_jupyter.auto")
 @pytest.mark.slow
 def test_auto_ranks_tries_and_fine_tunes_the_winner(shell, tmp_registry, shared_data):
     tflite = tmp_registry.add_model(shared_data / "models" / "tflite" / "mobilenet_v1_0.25_128_quant.tflite",
@@ -304,7 +293,6 @@ def test_auto_ranks_tries_and_fine_tunes_the_winner(shell, tmp_registry, shared_
         findcnn(shell, "auto x y --k 0")
 
 
-@needs('fmc_jupyter.rank', 'fmc_jupyter.evaluate')
 @pytest.mark.parametrize("line, message", [
     ("rank x y --per-class 1", "per_class must be an integer >= 2"),
     ("rank x y --methods bogus", "bogus"),
@@ -320,7 +308,6 @@ def test_rank_and_evaluate_user_errors(shell, line, message):
         findcnn(shell, line)
 
 
-@needs('fmc_jupyter.finetune')
 @pytest.mark.parametrize("line, message", [
     ("finetune NoSuchNet x y", "no model 'NoSuchNet'"),
     ("finetune MobileNet_0.25_224 x y --epochs 0", "epochs must be a positive"),

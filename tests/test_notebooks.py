@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-
 import json
 from pathlib import Path
 
@@ -17,14 +16,6 @@ NOTEBOOKS = sorted(example_notebooks_dir().glob("*.ipynb"))
 OTHERS = [p for p in NOTEBOOKS if p.name != "quickstart.ipynb"]
 # notebooks that read offline weights / images (the others build what they need)
 NEEDS_SHARED_DATA = {"quickstart.ipynb", "auto.ipynb"}
-# the service modules each notebook drives
-SERVICES = {"auto.ipynb": ("fmc_jupyter.rank", "fmc_jupyter.finetune", "fmc_jupyter.auto", "fmc_jupyter.evaluate")}
-
-
-def needs(*modules: str):
-    """Skip while a service module this test drives is not in the checkout (branches land one by one)."""
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    return pytest.mark.skipif(bool(missing), reason=f"{', '.join(missing)} not in this checkout yet")
 
 
 def test_there_are_example_notebooks():
@@ -36,9 +27,6 @@ def test_there_are_example_notebooks():
 def test_notebook_runs_without_errors(notebook, request, tmp_path):
     if notebook.name in NEEDS_SHARED_DATA:
         request.getfixturevalue("shared_data")  # skips without the offline weights and images
-    missing = [m for m in SERVICES.get(notebook.name, ()) if importlib.util.find_spec(m) is None]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not in this checkout yet")
     if notebook.name == "hub.ipynb":
         from fmc_jupyter.service.localhub import find_proxy_command
 
@@ -83,7 +71,6 @@ def test_notebooks_are_stored_without_outputs():
         assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code"), path.name
 
 
-@needs('fmc_jupyter.rank', 'fmc_jupyter.finetune', 'fmc_jupyter.evaluate')
 @pytest.mark.slow
 def test_quickstart_main_job_writes_notebook_html_and_report(shared_data, tmp_path, monkeypatch):
     from fmc_jupyter.__main__ import main

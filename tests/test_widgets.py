@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from fmc_jupyter.widgets import ANY, ModelBrowser, compose_query, ui
-
-
-def needs(*modules: str):
-    """Skip while a service module this test drives is not in the checkout (branches land one by one)."""
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    return pytest.mark.skipif(bool(missing), reason=f"{', '.join(missing)} not in this checkout yet")
 
 
 @pytest.fixture
@@ -106,7 +98,6 @@ def sign_digits(shared_data, per_class: int, seed: int = 0):
     return images[pick], labels[pick]
 
 
-@needs('fmc_jupyter.finetune')
 @pytest.mark.slow
 def test_finetune_button_plots_each_epoch_and_keep_stores_a_version(tmp_registry, shared_data):
     x, y = sign_digits(shared_data, 6)
@@ -136,7 +127,6 @@ def test_finetune_without_a_model_says_so(tmp_registry):
     assert "choose a model" in browser.status.value and browser.training_run is None
 
 
-@needs('fmc_jupyter.rank')
 @pytest.mark.slow
 def test_rank_button_ranks_the_listed_models_on_the_chosen_variables(tmp_registry, shared_data):
     from IPython.core.interactiveshell import InteractiveShell
