@@ -84,8 +84,25 @@ def findcnn_help() -> str:
 _TOKEN = re.compile(r"""(?:[^\s"']+|"[^"]*"|'[^']*')+""")
 
 
+def _strip_comment(line: str) -> str:
+    """``line`` up to a ``#`` that starts a word outside quotes (a Python-style comment)."""
+    quote = None
+    for i, char in enumerate(line):
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i]
+    return line
+
+
 def split_line(line: str, dash_values: tuple[str, ...] = ()) -> list[str]:
-    """Split a magic line on whitespace, keeping quotes (queries use them) and joining ``--opt -value``."""
+    """Split a magic line on whitespace, keeping quotes (queries use them) and joining ``--opt -value``.
+
+    A ``#`` that starts a word (outside quotes) starts a comment, as in Python.
+    """
+    line = _strip_comment(line)
     tokens = _TOKEN.findall(line)
     rest = _TOKEN.sub(" ", line).strip()
     if rest:  # only an unbalanced quote is left over
@@ -166,8 +183,9 @@ class FindCnnMagics(Magics):
             raise UsageError(f"findcnn: unknown subcommand '{name}'.{hint} Subcommands: {', '.join(COMMANDS)}")
         command = COMMANDS[name]
         tokens = split_line(first[1] if len(first) > 1 else "", command.dash_values)
-        if cell is not None and cell.strip():
-            tokens.append(cell.strip())
+        body = "\n".join(l for l in (cell or "").splitlines() if not l.lstrip().startswith("#")).strip()
+        if body:
+            tokens.append(body)
         args = PARSERS[name].parse_intermixed_args(tokens)
         if args.output is not None and not args.output.isidentifier():
             raise UsageError(f"findcnn {name}: -o needs a variable name, not '{args.output}'")

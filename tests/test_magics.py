@@ -76,6 +76,16 @@ def test_cell_magic_takes_the_long_query_from_the_body(shell, tmp_registry):
     assert len(result) > 0 and shell.user_ns["long"] is result
 
 
+def test_quotes_and_comments_as_the_panel_writes_them(shell, tmp_registry):
+    plain = findcnn(shell, "search family=vgg --limit 0")
+    pd.testing.assert_frame_equal(findcnn(shell, 'search "family=vgg" --limit 0'), plain)
+    pd.testing.assert_frame_equal(findcnn(shell, "search family=vgg --limit 0   # the VGGs"), plain)
+    pd.testing.assert_frame_equal(findcnn(shell, "search --limit 0", "# the VGGs\nfamily=vgg\n"), plain)
+    assert findcnn(shell, 'show "MobileNetV2:v1"').name == "MobileNetV2"
+    assert len(findcnn(shell, 'runs "MobileNetV2"')) == 0
+    assert findcnn(shell, 'search name~"a # b"').empty  # a "#" inside quotes is text
+
+
 def test_show_by_name_version_and_id(shell, tmp_registry):
     card = findcnn(shell, "show MobileNetV2")
     assert isinstance(card, ModelRecord) and card.name == "MobileNetV2"
@@ -225,7 +235,8 @@ def test_finetune_records_a_run_and_o_stores_it(shell, tmp_registry, shared_data
     assert [e["epoch"] for e in stored.history] == [0, 1]
     assert stored.dataset_id == signs.id  # the same images are the same dataset
     # a registry dataset by name stands for x and y
-    again = findcnn(shell, "finetune MobileNet_0.25_224:v1 signs --epochs 1 --unfreeze 0")
+    # (quoted model and trailing comment: the line the JupyterLab panel's "insert code" writes)
+    again = findcnn(shell, 'finetune "MobileNet_0.25_224:v1" signs --epochs 1 --unfreeze 0   # signs: a dataset')
     assert tmp_registry.run(again.run_id).dataset_id == signs.id and len(again.history) == 1
     # keep it and diff it against its base
     shell.user_ns["kept"] = again.keep()
@@ -261,7 +272,7 @@ def test_rank_scores_candidates_and_stores_the_ranking(shell, tmp_registry, shar
                                     name="mnv1-quant", family="mobilenet")
     x, y = sign_digits(shared_data, 5)
     shell.user_ns.update(x=x, y=y)
-    ranking = findcnn(shell, "rank x y --models name=MobileNet_0.25_224 or name=mnv1-quant --per-class 4 "
+    ranking = findcnn(shell, 'rank x y --models "name=MobileNet_0.25_224 or name=mnv1-quant" --per-class 4 '
                              "--methods logme,knn -o ranking")
     assert isinstance(ranking, Ranking) and shell.user_ns["ranking"] is ranking
     assert set(ranking["model_id"]) == {tflite.id, tmp_registry.model("MobileNet_0.25_224").id}

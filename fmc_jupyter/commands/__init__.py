@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import InputError, NotFoundError
 
-__all__ = ["Command", "Context", "all_commands", "unquote", "auto_or", "MODULES"]
+__all__ = ["Command", "Context", "all_commands", "unquote", "query_text", "auto_or", "MODULES"]
 
 # subcommand modules, in the order the help lists them
 MODULES = ["search", "show", "rank", "finetune", "runs", "evaluate", "diff", "datasets", "publish", "registry", "auto", "ui"]
@@ -40,6 +40,13 @@ def unquote(text: str) -> str:
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
         return text[1:-1]
     return text
+
+
+def query_text(tokens: list[str] | None) -> str:
+    """A query from the words of a magic line; one fully quoted word (``--models "name=x"``) loses its quotes."""
+    if not tokens:
+        return ""
+    return unquote(tokens[0]).strip() if len(tokens) == 1 else " ".join(tokens).strip()
 
 
 def auto_or(cast: Callable[[str], Any], word: str = "auto") -> Callable[[str], Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from . import Command, Context, auto_or
+from . import Command, Context, auto_or, query_text
 
 __all__ = ["COMMANDS"]
 
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace, ctx: Context) -> Any:
     from ..auto import auto
 
     x, y = ctx.images_and_labels(args.x, args.y)
-    options = {"models": " ".join(args.models)} if args.models else {}
+    options = {"models": query_text(args.models)} if args.models else {}
     return auto(x, y, registry=ctx.registry, k=args.k, per_class=args.per_class, trial_epochs=args.trial_epochs,
                 epochs=args.epochs, unfreeze=args.unfreeze, seed=args.seed, **options)
 

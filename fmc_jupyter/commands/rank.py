@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from . import Command, Context, auto_or
+from . import Command, Context, auto_or, query_text
 
 __all__ = ["COMMANDS"]
 
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace, ctx: Context) -> Any:
     from ..rank import rank
 
     x, y = ctx.images_and_labels(args.x, args.y)
-    options = {"models": " ".join(args.models)} if args.models else {}
+    options = {"models": query_text(args.models)} if args.models else {}
     methods = [m for part in args.methods for m in part.split(",") if m] if args.methods else None
     per_class = None if args.per_class == "all" else args.per_class
     return rank(x, y, registry=ctx.registry, per_class=per_class, methods=methods, **options)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from . import Command, Context
+from . import Command, Context, query_text
 
 __all__ = ["COMMANDS"]
 
@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Any:
-    query = " ".join(args.query).strip()
+    query = query_text(args.query)
     return ctx.registry.search(query, order_by=args.order, limit=args.limit or None, offset=args.offset)
 
 

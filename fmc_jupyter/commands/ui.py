@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from . import Command, Context
+from . import Command, Context, query_text
 
 __all__ = ["COMMANDS"]
 
@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, ctx: Context) -> Any:
     from ..widgets import ui
 
-    return ui(ctx.registry, query=" ".join(args.query), namespace=ctx.namespace)
+    return ui(ctx.registry, query=query_text(args.query), namespace=ctx.namespace)
 
 
 COMMANDS = [Command("ui", "the interactive model browser (widgets)", add_arguments, run)]
