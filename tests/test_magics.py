@@ -179,7 +179,8 @@ def test_errors_in_a_cell_print_one_line_and_no_traceback(shell, capsys):
 def test_help_prints_real_help_and_returns_nothing(shell, capsys):
     shell.run_cell("%findcnn?")
     overview = capsys.readouterr().out
-    for sub in ("search", "show", "runs", "datasets", "dataset", "publish", "unpublish", "ui"):
+    for sub in ("search", "show", "rank", "finetune", "runs", "evaluate", "diff", "datasets", "dataset", "publish",
+                "unpublish", "registry", "auto", "ui"):
         assert f"%findcnn {sub}" in overview
     assert findcnn(shell, "search --help") is None
     search_help = capsys.readouterr().out
