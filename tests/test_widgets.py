@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from fmc_jupyter.widgets import ANY, ModelBrowser, compose_query, ui
+
+
+@pytest.fixture
+def ipython():
+    """An IPython shell, as in a kernel, for one test; afterwards no IPython and the real ``__main__`` again."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    main_module, existed = sys.modules["__main__"], InteractiveShell.initialized()
+    yield InteractiveShell.instance()
+    if not existed:
+        InteractiveShell.clear_instance()
+    sys.modules["__main__"] = main_module
 
 
 @pytest.fixture
@@ -128,10 +142,8 @@ def test_finetune_without_a_model_says_so(tmp_registry):
 
 
 @pytest.mark.slow
-def test_rank_button_ranks_the_listed_models_on_the_chosen_variables(tmp_registry, shared_data):
-    from IPython.core.interactiveshell import InteractiveShell
-
-    InteractiveShell.instance()  # as in a kernel: the Output widget then swallows exceptions raised inside it
+def test_rank_button_ranks_the_listed_models_on_the_chosen_variables(tmp_registry, shared_data, ipython):
+    # as in a kernel (see the ipython fixture): the Output widget then swallows exceptions raised inside it
     tflite = tmp_registry.add_model(shared_data / "models" / "tflite" / "mobilenet_v1_0.25_128_quant.tflite",
                                     name="mnv1-quant", family="mobilenet")
     x, y = sign_digits(shared_data, 4)
