@@ -222,7 +222,6 @@ def naive_leep(p, y):
 
 def naive_nce(p, y):
     z = p.argmax(1)
-    n = len(y)
     total = 0.0
     for a in np.unique(y):
         for b in np.unique(z):

@@ -204,23 +204,9 @@ class RemoteRegistry:
                           headers={"X-FMC-Args": wire.dumps(args), "Content-Type": "application/octet-stream"})
         return wire.decode_value(data["result"])
 
-    def add_dataset_from_folder(self, folder: str | os.PathLike, name: str, image_size: tuple[int, int] = (224, 224),
-                                description: str = "") -> DatasetRecord:
-        """Images in ``folder/<class name>/*`` read here, then uploaded (see :meth:`Registry.add_dataset_from_folder`)."""
-        from ..datasets import read_image_folder
-
-        x, y, names = read_image_folder(folder, image_size)
-        return self.add_dataset(x, y, name, names, description=description, source=f"folder:{Path(folder).name}")
-
-    def add_dataset_from_tfds(self, tfds_name: str, name: str | None = None, *, split: str = "train",
-                              data_dir: str | os.PathLike | None = None, image_size: tuple[int, int] | None = None,
-                              limit: int | None = None, description: str = "") -> DatasetRecord:
-        """A TFDS dataset read here, then uploaded (see :meth:`Registry.add_dataset_from_tfds`)."""
-        from ..datasets import read_tfds
-
-        x, y, names = read_tfds(tfds_name, split=split, data_dir=data_dir, image_size=image_size, limit=limit)
-        return self.add_dataset(x, y, name or f"{tfds_name}-{split}".replace(":", "-").replace("[", "-").strip("]"),
-                                names, description=description, source=f"tfds:{tfds_name}/{split}")
+    # read here (client side), then uploaded through add_dataset
+    add_dataset_from_folder = Registry.add_dataset_from_folder
+    add_dataset_from_tfds = Registry.add_dataset_from_tfds
 
     def load_dataset(self, ref: Any) -> LabelledImages:
         """The stored arrays of a dataset, downloaded from the service."""

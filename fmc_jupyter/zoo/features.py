@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +34,7 @@ import numpy as np
 from ..config import cache_dir
 from ..errors import FmcError, InputError, ModelLoadError
 from ..records import ModelRecord
+from ..registry.artifacts import write_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..registry import Registry
@@ -104,20 +103,10 @@ def _read_cache(key: str) -> tuple[np.ndarray, np.ndarray | None, str] | None:
 
 def _write_cache(key: str, features: np.ndarray, probs: np.ndarray | None, layer: str) -> None:
     path = _cache_path(key)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {"features": features, "layer": np.array(layer)}
     if probs is not None:
         arrays["probs"] = probs
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda fh: np.savez(fh, **arrays))
 
 
 def _progress(total: int, desc: str, enabled: bool):
