@@ -61,7 +61,7 @@ def child(task: str, a: str, b: str) -> dict:
     import keras  # noqa: F401  (baseline includes Keras and TensorFlow)
 
     sys.path.insert(0, str(ROOT))
-    from fmc_jupyter.diff import diff
+    from fmc_jupyter.modeldiff import diff
 
     base_rss = _current_rss_mb()
     tracemalloc.start()

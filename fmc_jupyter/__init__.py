@@ -15,14 +15,14 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it (imported lazily on first attribute access)
 _LAZY = {
-    "rank": "fmc_jupyter.rank",
-    "Ranking": "fmc_jupyter.rank",
-    "finetune": "fmc_jupyter.finetune",
-    "TrainingRun": "fmc_jupyter.finetune",
-    "evaluate": "fmc_jupyter.evaluate",
-    "auto": "fmc_jupyter.auto",
-    "diff": "fmc_jupyter.diff",
-    "ModelDiff": "fmc_jupyter.diff",
+    "rank": "fmc_jupyter.ranking",
+    "Ranking": "fmc_jupyter.ranking",
+    "finetune": "fmc_jupyter.finetuning",
+    "TrainingRun": "fmc_jupyter.finetuning",
+    "evaluate": "fmc_jupyter.evaluation",
+    "auto": "fmc_jupyter.autopilot",
+    "diff": "fmc_jupyter.modeldiff",
+    "ModelDiff": "fmc_jupyter.modeldiff",
     "ui": "fmc_jupyter.widgets",
 }
 
@@ -35,7 +35,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value  # importing the submodule bound the module itself to this name; bind the object
+        globals()[name] = value  # later lookups skip __getattr__
         return value
     raise AttributeError(f"module 'fmc_jupyter' has no attribute {name!r}")
 

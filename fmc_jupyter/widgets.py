@@ -2,8 +2,8 @@
 
 The filters (parameters, size, top-1, input size, domain, family) are composed into the query language
 (:func:`compose_query`) and handed to ``Registry.search``, so what the browser shows is exactly what
-``reg.search(browser.query_text)`` returns. "rank on my data" calls :func:`fmc_jupyter.rank.rank` with
-the chosen notebook variables; "fine-tune" calls :func:`fmc_jupyter.finetune.finetune` and plots each
+``reg.search(browser.query_text)`` returns. "rank on my data" calls :func:`fmc_jupyter.ranking.rank` with
+the chosen notebook variables; "fine-tune" calls :func:`fmc_jupyter.finetuning.finetune` and plots each
 epoch as it ends.
 """
 
@@ -251,7 +251,7 @@ class ModelBrowser:
         return outcome["value"]
 
     def rank_on_my_data(self):
-        """Rank the models in the results table on the chosen x / y (:func:`fmc_jupyter.rank.rank`)."""
+        """Rank the models in the results table on the chosen x / y (:func:`fmc_jupyter.ranking.rank`)."""
         from IPython.display import display
 
         self.output.clear_output()
@@ -259,7 +259,7 @@ class ModelBrowser:
             x, y = self._xy()
             if not len(self.results):
                 raise FmcError("no models to rank: loosen the filters until the table lists some")
-            from .rank import rank
+            from .ranking import rank
 
             ranking = self._in_output(lambda: rank(x, y, models=[int(i) for i in self.results["id"]],
                                                    registry=self.registry))
@@ -276,7 +276,7 @@ class ModelBrowser:
         return self.ranking
 
     def finetune_selected(self):
-        """Fine-tune the chosen model on x / y (:func:`fmc_jupyter.finetune.finetune`), plotting each epoch."""
+        """Fine-tune the chosen model on x / y (:func:`fmc_jupyter.finetuning.finetune`), plotting each epoch."""
         from IPython.display import display
 
         self.output.clear_output()
@@ -284,7 +284,7 @@ class ModelBrowser:
             x, y = self._xy()
             if self.selected is None:
                 raise FmcError("choose a model to fine-tune in the results first")
-            from .finetune import finetune
+            from .finetuning import finetune
 
             self.plot.value = ""
             callback = _live_plot(self.plot)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 
 import pandas as pd
 import pytest
 
 from _finetune_support import MODEL, keras_weights, sign_digits
-from fmc_jupyter.auto import top_models
+from fmc_jupyter.autopilot import top_models
 
 
 def test_top_models_takes_the_best_rows_and_skips_failures():
@@ -66,8 +65,6 @@ def test_auto_with_given_candidates_records_every_trial_and_fine_tunes_the_winne
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("fmc_jupyter.rank") is None,
-                    reason="fmc_jupyter.rank (issue: ranking) is not merged into this branch yet")
 def test_auto_ranks_then_trials(reg_with_two_models):
     import fmc_jupyter as fmc
 

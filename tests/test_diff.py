@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from fmc_jupyter.diff import ModelDiff, diff, weight_change
+from fmc_jupyter.modeldiff import ModelDiff, diff, weight_change
 from fmc_jupyter.errors import InputError, ModelLoadError, NotFoundError
 
 keras = pytest.importorskip("keras")
@@ -194,7 +194,7 @@ def test_weight_change_math_against_float64_reference():
     b = [w + rng.normal(scale=1e-3, size=w.shape).astype("float32") * (rng.random(w.shape) < 0.5) for w in a]
     fa = np.concatenate([w.ravel() for w in a]).astype(np.float64)
     fb = np.concatenate([w.ravel() for w in b]).astype(np.float64)
-    import fmc_jupyter.diff as mod
+    import fmc_jupyter.modeldiff as mod
 
     old = mod.CHUNK_ELEMENTS
     mod.CHUNK_ELEMENTS = 64  # force many chunks

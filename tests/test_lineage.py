@@ -133,7 +133,7 @@ def test_checkpoints_become_versions_with_lineage(line, model_files, bob_registr
 
 def test_checkpoints_diff_against_each_other(line, model_files):
     """A checkpoint version is a model like any other: fmc.diff compares it with its parent."""
-    from fmc_jupyter.diff import diff
+    from fmc_jupyter.modeldiff import diff
 
     reg, v1, v2 = line
     run_id = reg.start_run(v2)

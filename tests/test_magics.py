@@ -238,7 +238,7 @@ def sign_digits(shared_data, per_class: int, seed: int = 0):
 
 @pytest.mark.slow
 def test_finetune_records_a_run_and_o_stores_it(shell, tmp_registry, shared_data):
-    from fmc_jupyter.finetune import TrainingRun
+    from fmc_jupyter.finetuning import TrainingRun
 
     x, y = sign_digits(shared_data, 6)
     shell.user_ns.update(x=x, y=y)
@@ -282,7 +282,7 @@ def test_diff_user_errors(shell, line, message):
 
 @pytest.mark.slow
 def test_rank_scores_candidates_and_stores_the_ranking(shell, tmp_registry, shared_data):
-    from fmc_jupyter.rank import Ranking
+    from fmc_jupyter.ranking import Ranking
 
     tflite = tmp_registry.add_model(shared_data / "models" / "tflite" / "mobilenet_v1_0.25_128_quant.tflite",
                                     name="mnv1-quant", family="mobilenet")

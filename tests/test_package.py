@@ -23,3 +23,11 @@ def test_public_surface_is_explicit():
 
     with pytest.raises(AttributeError):
         fmc.no_such_thing  # noqa: B018
+
+
+def test_lazy_services_are_functions_in_any_import_order():
+    code = ("import fmc_jupyter.ranking, fmc_jupyter.finetuning, fmc_jupyter.evaluation, fmc_jupyter.autopilot, "
+            "fmc_jupyter.modeldiff, inspect, fmc_jupyter as fmc; "
+            "print(all(inspect.isfunction(getattr(fmc, n)) for n in ('rank', 'finetune', 'evaluate', 'auto', 'diff')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "True"

@@ -18,7 +18,7 @@ if "KERAS_HOME" not in os.environ and shared_data_dir() is not None:  # the suit
 
 import fmc_jupyter as fmc  # noqa: E402
 from fmc_jupyter.errors import FmcError, InputError, NotFoundError  # noqa: E402
-from fmc_jupyter.rank import Ranking  # noqa: E402
+from fmc_jupyter.ranking import Ranking  # noqa: E402
 from fmc_jupyter.registry import Registry  # noqa: E402
 
 DATA = shared_data_dir()

@@ -1,5 +1,5 @@
 """``%findcnn auto <x> <y> [--models <query>] [--k 4] [--epochs 10]``: rank, short trials with successive halving,
-then fine-tune the winner (:func:`fmc_jupyter.auto.auto`)."""
+then fine-tune the winner (:func:`fmc_jupyter.autopilot.auto`)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Any:
-    from ..auto import auto
+    from ..autopilot import auto
 
     x, y = ctx.images_and_labels(args.x, args.y)
     options = {"models": query_text(args.models)} if args.models else {}

@@ -1,5 +1,5 @@
 """``%findcnn diff <a> <b> [--tolerance T] [--mode auto|files|memory]``: what changed between two models
-(:func:`fmc_jupyter.diff.diff`)."""
+(:func:`fmc_jupyter.modeldiff.diff`)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Any:
-    from ..diff import diff
+    from ..modeldiff import diff
 
     return diff(ctx.model_ref(args.a), ctx.model_ref(args.b), registry=ctx.registry, tolerance=args.tolerance,
                 mode=args.mode)

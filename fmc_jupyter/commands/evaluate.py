@@ -1,5 +1,5 @@
 """``%findcnn evaluate <model> <x> <y>``: accuracy of a model on labelled images
-(:func:`fmc_jupyter.evaluate.evaluate`)."""
+(:func:`fmc_jupyter.evaluation.evaluate`)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Any:
-    from ..evaluate import evaluate
+    from ..evaluation import evaluate
 
     x, y = ctx.images_and_labels(args.x, args.y)
     return evaluate(ctx.model_ref(args.model), x, y, registry=ctx.registry)

@@ -1,5 +1,5 @@
 """``%findcnn finetune <model> <x> <y> [--epochs N] [--lr auto] [--batch-size auto] [--unfreeze k]``
-(:func:`fmc_jupyter.finetune.finetune`)."""
+(:func:`fmc_jupyter.finetuning.finetune`)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Any:
-    from ..finetune import finetune
+    from ..finetuning import finetune
 
     x, y = ctx.images_and_labels(args.x, args.y)
     return finetune(ctx.model_ref(args.model), x, y, epochs=args.epochs, registry=ctx.registry, lr=args.lr,

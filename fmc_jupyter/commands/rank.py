@@ -1,5 +1,5 @@
 """``%findcnn rank <x> <y> [--models <query>] [--per-class N] [--methods ...]``: which models transfer best to
-your images (:func:`fmc_jupyter.rank.rank`)."""
+your images (:func:`fmc_jupyter.ranking.rank`)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Any:
-    from ..rank import rank
+    from ..ranking import rank
 
     x, y = ctx.images_and_labels(args.x, args.y)
     options = {"models": query_text(args.models)} if args.models else {}

@@ -201,7 +201,7 @@ class DatasetRankingsHandler(FmcHandler):
 class DiffHandler(FmcHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        """``?a=<ref>&b=<ref>`` -> ``fmc_jupyter.diff.diff(a, b).to_dict()``.
+        """``?a=<ref>&b=<ref>`` -> ``fmc_jupyter.modeldiff.diff(a, b).to_dict()``.
 
         Diffing reads model files (and may build Keras models), so it runs in a worker thread on a
         registry connection of its own, keeping the server's event loop free.
@@ -210,7 +210,7 @@ class DiffHandler(FmcHandler):
         path, user = self.registry.path, self.registry.user
 
         def work() -> dict[str, Any]:
-            from ..diff import diff
+            from ..modeldiff import diff
 
             with Registry(path, user=user) as registry:
                 return diff(a, b, registry=registry).to_dict()

@@ -1,6 +1,6 @@
 """Fine-tuning internals: data, heads, batch sizing, the training loop, the LR range test, the run object.
 
-The public entry point is :func:`fmc_jupyter.finetune.finetune`.
+The public entry point is :func:`fmc_jupyter.finetuning.finetune`.
 """
 
 from .data import TrainingData, resolve_data, stratified_split

@@ -179,7 +179,7 @@ export class ModelCard {
   }
 }
 
-/** Any JSON value as nested text tables (used for the diff, whose shape belongs to fmc_jupyter.diff). */
+/** Any JSON value as nested text tables (used for the diff, whose shape belongs to fmc_jupyter.modeldiff). */
 export function renderValue(value: unknown, depth: number): HTMLElement {
   if (value !== null && typeof value === 'object' && depth < 4) {
     const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as [string, unknown]) : Object.entries(value);

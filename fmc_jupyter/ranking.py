@@ -44,10 +44,8 @@ from __future__ import annotations
 import html
 import json
 import os
-import sys
 import time
 import traceback
-import types
 from collections.abc import Sequence
 from typing import Any
 
@@ -433,16 +431,3 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
                    per_class=per_class, seed=seed, seconds=total, num_examples=len(labels),
                    num_classes=int(len(np.unique(labels))))
 
-
-class _CallableModule(types.ModuleType):
-    """Lets ``fmc.rank(...)`` work even after ``import fmc_jupyter.rank`` made ``fmc_jupyter.rank`` this module.
-
-    (Importing a submodule sets the package attribute of the same name to the module, shadowing the lazily
-    exported function; calling the module calls :func:`rank`.)
-    """
-
-    def __call__(self, *args, **kwargs) -> Ranking:
-        return rank(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

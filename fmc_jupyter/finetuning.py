@@ -312,8 +312,3 @@ def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = N
     return TrainingRun(registry=reg, run_id=run_id, base=record, model=clf.model,
                        class_names=data.train.class_names, dataset=data.dataset, history=loop.history,
                        metrics=metrics, config=config, lr_finder=finder, batch_size_changes=changes)
-
-
-from .training.module_call import make_module_callable  # noqa: E402
-
-make_module_callable(__name__, "finetune")

@@ -66,7 +66,7 @@ def _model_record(model: Any, registry: "Registry") -> "ModelRecord":
             raise InputError(f"training run {model.run_id} has no stored model yet; call run.keep() or "
                              "run.keep_both() first, then evaluate it")
         return registry.model(model.result.id)
-    from .finetune import resolve_model
+    from .finetuning import resolve_model
 
     return resolve_model(model, registry)
 
@@ -138,8 +138,3 @@ def evaluate(model: Any, x: Any, y: Any = None, *, registry: "Registry | None" =
                                        num_examples=int(len(data.y)),
                                        metrics=metrics.to_dict(data.class_names), confusion=metrics.confusion.tolist())
     return Evaluation(evaluation_id, record, dataset, data.class_names, metrics.accuracy, loss, metrics)
-
-
-from .training.module_call import make_module_callable  # noqa: E402
-
-make_module_callable(__name__, "evaluate")

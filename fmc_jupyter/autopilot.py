@@ -5,7 +5,7 @@
     result = fmc.auto(x, y, models="params<5M", registry=reg)
     result.run.keep()          # or result.run.discard()
 
-1. Rank the candidate models on the data (:func:`fmc_jupyter.rank.rank`, transferability estimates
+1. Rank the candidate models on the data (:func:`fmc_jupyter.ranking.rank`, transferability estimates
    on ``per_class`` images per class) and take the top ``k`` (or use ``candidates`` as given).
 2. Successive halving (Jamieson & Talwalkar, AISTATS 2016): round ``r`` trains every surviving model
    for ``trial_epochs * eta**r`` epochs (a frozen-backbone head, on features computed once per model)
@@ -88,7 +88,7 @@ def auto(x: Any, y: Any = None, *, models: str | Sequence[Any] = "", registry: "
     try these models (in this order). ``finetune_options`` (``unfreeze``, ``augment``, ``lr``, ...)
     apply to the final fine-tune only; trials always train a head on a frozen backbone.
     """
-    from .finetune import finetune, resolve_model
+    from .finetuning import finetune, resolve_model
     from .registry import open_registry
 
     if k < 1 or eta < 2 or trial_epochs < 1:
@@ -101,7 +101,7 @@ def auto(x: Any, y: Any = None, *, models: str | Sequence[Any] = "", registry: "
     if candidates is not None:
         ids = [resolve_model(c, reg).id for c in candidates][:k]
     else:
-        from .rank import rank
+        from .ranking import rank
 
         ranking = rank(x, y, models=models, registry=reg, per_class=per_class)
         ids = top_models(ranking, k)
@@ -148,8 +148,3 @@ def auto(x: Any, y: Any = None, *, models: str | Sequence[Any] = "", registry: "
     trials = pd.DataFrame(rows, columns=["round", "model_id", "model", "epochs", "run_id", "val_accuracy",
                                          "val_loss", "error"])
     return AutoResult(ranking, trials, winner, run, run.report())
-
-
-from .training.module_call import make_module_callable  # noqa: E402
-
-make_module_callable(__name__, "auto")
