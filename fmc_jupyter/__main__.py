@@ -30,7 +30,7 @@ def quickstart(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"executed notebook: {executed}")
-    for name in sorted(p.name for p in output.iterdir() if p.is_file() and p != executed):
+    for name in sorted(p.name for p in output.iterdir() if p.is_file() and p.name != Path(executed).name):
         print(f"                   {output.resolve() / name}")
     return 0
 
