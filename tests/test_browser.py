@@ -14,6 +14,7 @@ import pytest
 
 from fmc_jupyter.registry import Registry
 
+from _keras_models import tiny_keras_model
 from lab_server import REPO, chromium, jupyter_lab, missing_browser_parts
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
@@ -43,11 +44,9 @@ def lab(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("lab")
     registry = workdir / "registry.db"
     with Registry(registry, user="alice") as reg:
-        base = {"source_kind": "keras_file", "family": "mobilenet", "domain": "medical", "params": 2_200_000,
-                "size_mb": 9.1, "visibility": "private", "architecture": "MobileNetV2"}
-        v1, = reg.insert_models([{**base, "name": "xray-net", "version": 1, "top1": 0.71, "description": HOSTILE}])
-        v2, = reg.insert_models([{**base, "name": "xray-net", "version": 2, "parent_id": v1, "top1": 0.78,
-                                  "description": HOSTILE}])
+        facts = {"family": "mobilenet", "domain": "medical", "description": HOSTILE}
+        v1 = reg.add_model(tiny_keras_model(workdir / "v1.keras", classes=3), "xray-net", top1=0.71, **facts).id
+        v2 = reg.add_model(tiny_keras_model(workdir / "v2.keras", classes=2), "xray-net", top1=0.78, **facts).id
         run = reg.start_run(v1, optimizer="adam", learning_rate=1e-3, epochs=4)
         for epoch, acc in enumerate([0.52, 0.66, 0.74, 0.79]):
             reg.log_epoch(run, epoch, loss=1 - acc, accuracy=acc, val_accuracy=acc - 0.04)
@@ -121,6 +120,7 @@ def test_search_card_insert_code_and_dark_theme(lab):
         box.check()
     card.locator(".fmc-compare").click()
     page.wait_for_selector("#fmc-jupyter-panel .fmc-diff > *:not(.fmc-muted)")
+    assert "head replaced: Dense(3) -> Dense(2)" in card.locator(".fmc-diff").inner_text()
     page.screenshot(path=str(SHOTS / "panel-3-card.png"))
 
     card.locator(".fmc-insert-kind").select_option("show")

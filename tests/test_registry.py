@@ -15,24 +15,11 @@ from fmc_jupyter.errors import InputError, ModelLoadError, NotFoundError, Permis
 from fmc_jupyter.registry import Registry, network_filesystem
 from fmc_jupyter.registry.artifacts import sha256_file, write_atomic
 from fmc_jupyter.registry.schema import MIGRATIONS
+from _keras_models import tiny_keras_model
 
 ALL_MIGRATIONS = [number for number, _ in MIGRATIONS]
 
 PACKAGE_CSV = Path(fmc.__file__).parent / "catalog" / "keras_applications.csv"
-
-
-def small_keras_model(path: Path, classes: int = 3, lambda_layer: bool = False) -> Path:
-    import keras
-
-    inputs = keras.Input((32, 32, 3))
-    x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
-    if lambda_layer:
-        x = keras.layers.Lambda(lambda t: t * 2.0, name="double")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    outputs = keras.layers.Dense(classes, activation="softmax", name="head")(x)
-    model = keras.Model(inputs, outputs, name="tiny")
-    model.save(path)
-    return path
 
 
 def test_first_open_creates_schema_and_seeds_catalog(tmp_registry):
@@ -104,7 +91,7 @@ def test_default_path_follows_environment(monkeypatch, tmp_path):
 
 
 def test_add_keras_model_is_private_and_stored_atomically(tmp_registry, bob_registry, tmp_path):
-    path = small_keras_model(tmp_path / "tiny.keras", classes=3)
+    path = tiny_keras_model(tmp_path / "tiny.keras", classes=3)
     record = tmp_registry.add_model(path, "tiny", domain="medical", labels=["a", "b", "c"], top1=81)
     assert (record.name, record.version, record.owner, record.visibility) == ("tiny", 1, "alice", "private")
     assert record.source_kind == "keras_file" and record.num_classes == 3 and record.input_size == 32
@@ -131,7 +118,7 @@ def test_add_keras_model_is_private_and_stored_atomically(tmp_registry, bob_regi
 
 
 def test_model_with_code_is_refused(tmp_registry, tmp_path):
-    path = small_keras_model(tmp_path / "evil.keras", lambda_layer=True)
+    path = tiny_keras_model(tmp_path / "evil.keras", lambda_layer=True)
     before = tmp_registry.count()
     with pytest.raises(ModelLoadError, match="refused"):
         tmp_registry.add_model(path, "evil")
@@ -140,8 +127,8 @@ def test_model_with_code_is_refused(tmp_registry, tmp_path):
 
 
 def test_versions_link_to_their_parent(tmp_registry, bob_registry, tmp_path):
-    v1 = tmp_registry.add_model(small_keras_model(tmp_path / "a.keras"), "line")
-    v2 = tmp_registry.add_model(small_keras_model(tmp_path / "b.keras", classes=4), "line")
+    v1 = tmp_registry.add_model(tiny_keras_model(tmp_path / "a.keras"), "line")
+    v2 = tmp_registry.add_model(tiny_keras_model(tmp_path / "b.keras", classes=4), "line")
     assert (v2.version, v2.parent_id) == (2, v1.id)
     assert tmp_registry.model("line").id == v2.id
     assert tmp_registry.model("line:v1").id == v1.id
@@ -155,7 +142,7 @@ def test_versions_link_to_their_parent(tmp_registry, bob_registry, tmp_path):
 
 
 def test_delete_model_deletes_its_runs_not_datasets(tmp_registry, tmp_path):
-    record = tmp_registry.add_model(small_keras_model(tmp_path / "a.keras"), "gone")
+    record = tmp_registry.add_model(tiny_keras_model(tmp_path / "a.keras"), "gone")
     data = tmp_registry.add_dataset(np.zeros((4, 8, 8, 3), np.uint8), [0, 1, 0, 1], "d")
     run_id = tmp_registry.start_run(record.id, data.id, optimizer="adam")
     tmp_registry.log_epoch(run_id, 0, loss=0.5)

@@ -10,6 +10,7 @@ import tornado.httpclient
 from jupyter_server.auth.identity import IdentityProvider, User
 
 from fmc_jupyter.registry import Registry
+from _keras_models import tiny_keras_model
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -158,19 +159,10 @@ async def test_publish_and_unpublish_are_owner_only(api, seeded):
     assert (await error_of(api, "models", "alice-net", user=BOB))[0] == 404
 
 
-def _tiny_keras(path, classes):
-    import keras
-
-    inputs = keras.Input((16, 16, 3))
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(keras.layers.Conv2D(4, 3, name="conv")(inputs))
-    keras.Model(inputs, keras.layers.Dense(classes, activation="softmax", name="head")(x)).save(path)
-    return path
-
-
 async def test_diff_of_two_versions(api, seeded, tmp_path):
     with Registry(seeded[0], user="alice") as alice:
-        alice.add_model(_tiny_keras(tmp_path / "a.keras", 3), "diffed")
-        alice.add_model(_tiny_keras(tmp_path / "b.keras", 5), "diffed")
+        alice.add_model(tiny_keras_model(tmp_path / "a.keras", 3), "diffed")
+        alice.add_model(tiny_keras_model(tmp_path / "b.keras", 5), "diffed")
     body = await api("diff", params={"a": "diffed:v1", "b": "diffed:v2"})
     assert "head replaced" in body["summary"] and "Dense(3) -> Dense(5)" in body["summary"]
     code, error = await error_of(api, "diff", params={"a": "diffed:v1", "b": "diffed:v2"}, user=BOB)
