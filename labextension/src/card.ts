@@ -33,6 +33,7 @@ export class ModelCard {
   private chosen: number[] = [];
   private diffOut = h('div', { class: 'fmc-diff' });
   private status = h('div', { class: 'fmc-status', role: 'status' });
+  private draft = ''; // the comment being typed survives a reload of the card (the registry changed)
 
   constructor(
     private readonly host: CardHost,
@@ -185,7 +186,11 @@ export class ModelCard {
         : [h('div', { class: 'fmc-muted' }, 'No comments yet.')]));
     };
     fill(comments);
-    const text = h('textarea', { class: 'fmc-comment-input', rows: '2', placeholder: 'Say something about this version…', 'aria-label': 'comment text' });
+    const text = h('textarea', { class: 'fmc-comment-input', rows: '2', placeholder: 'Add a comment…', 'aria-label': 'comment text' });
+    text.value = this.draft;
+    text.addEventListener('input', () => {
+      this.draft = text.value;
+    });
     const button = h('button', { class: 'jp-Button jp-mod-styled jp-mod-accept fmc-comment-add' }, 'Comment');
     const problem = h('div', { class: 'fmc-error', role: 'alert' });
     button.addEventListener('click', async () => {
@@ -194,7 +199,7 @@ export class ModelCard {
       const ref = refPath(this.modelId);
       try {
         await requestAPI(`models/${ref}/comments`, {}, { method: 'POST', body: JSON.stringify({ text: text.value }) });
-        text.value = '';
+        text.value = this.draft = '';
         fill(await requestAPI<CommentRow[]>(`models/${ref}/comments`));
       } catch (error) {
         problem.textContent = error instanceof Error ? error.message : String(error);
