@@ -27,6 +27,7 @@ QUERY_HINT = ("<small>field op value, joined by <code>and</code> / <code>or</cod
               "parentheses: <code>domain=natural and params&lt;5M and (top1&gt;=75% or family=mobilenet)</code>. "
               "Ops <code>= != &lt; &lt;= &gt; &gt;= ~</code> (~ contains); units 5M, 300K, 100MB, 75%, 224px, "
               "20ms; bare words search names, descriptions and tags.</small>")
+COMMENT_COLUMNS = ["author", "created_at", "text"]
 TABLE_COLUMNS = ["id", "name", "version", "family", "domain", "input_size", "params", "size_mb", "top1", "cpu_ms",
                  "owner", "visibility"]
 
@@ -129,6 +130,8 @@ class ModelBrowser:
         self.table = w.HTML()
         self.model = w.Dropdown(options=[], description="model", layout=w.Layout(width="50%"))
         self.card = w.HTML()
+        self.comment_text = w.Textarea(placeholder="comment on this version", layout=w.Layout(width="50%"))
+        self.comment_button = w.Button(description="comment")
 
         self.x_var = w.Dropdown(options=[], description="x (images)")
         self.y_var = w.Dropdown(options=[], description="y (labels)")
@@ -145,6 +148,7 @@ class ModelBrowser:
                         self.family, self.limit):
             control.observe(lambda _change: self.refresh(), names="value")
         self.model.observe(lambda _change: self.show_model(), names="value")
+        self.comment_button.on_click(lambda _b: self.comment_selected())
         self.refresh_button.on_click(lambda _b: self.refresh_variables())
         self.rank_button.on_click(lambda _b: self.rank_on_my_data())
         self.finetune_button.on_click(lambda _b: self.finetune_selected())
@@ -157,7 +161,7 @@ class ModelBrowser:
                           w.HBox([self.rank_button, self.epochs, self.finetune_button]),
                           w.HBox([self.keep_button, self.discard_button])])
         self.widget = w.VBox([self.query, self.hint, filters, self.status, self.table, self.model, self.card,
-                              actions, self.plot, self.output])
+                              w.HBox([self.comment_text, self.comment_button]), actions, self.plot, self.output])
         self.refresh_variables()
         self.refresh()
 
@@ -200,7 +204,7 @@ class ModelBrowser:
         return self.results
 
     def show_model(self) -> None:
-        """The model card of the chosen model: metadata, its versions and its training runs."""
+        """The model card of the chosen model: metadata, its versions, its training runs and its comments."""
         if self.model.value is None:
             self.selected, self.card.value = None, ""
             return
@@ -208,11 +212,27 @@ class ModelBrowser:
             self.selected = self.registry.model(self.model.value)
             versions = self.registry.versions(self.selected.id)
             runs = self.registry.runs(self.selected.id)
+            comments = self.registry.comments(self.selected.id)
         except FmcError as exc:
             self.card.value = _error_html(exc)
             return
         self.card.value = (self.selected._repr_html_() + "<h5>versions</h5>" + _html_frame(versions)
-                           + "<h5>training runs</h5>" + _html_frame(runs))
+                           + "<h5>training runs</h5>" + _html_frame(runs)
+                           + f"<h5>comments ({len(comments)})</h5>" + _html_frame(comments[COMMENT_COLUMNS]))
+
+    def comment_selected(self) -> int | None:
+        """Add the comment box's text as a comment on the chosen version (``Registry.add_comment``)."""
+        try:
+            if self.selected is None:
+                raise FmcError("choose a model to comment on in the results first")
+            comment_id = self.registry.add_comment(self.selected.id, self.comment_text.value)
+        except FmcError as exc:
+            self.status.value = _error_html(exc)
+            return None
+        self.comment_text.value = ""
+        self.status.value = f"commented on {html.escape(self.selected.ref)}"
+        self.show_model()
+        return comment_id
 
     # ------------------------------------------------------------------ actions on the user's data
     def refresh_variables(self) -> None:

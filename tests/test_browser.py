@@ -132,6 +132,26 @@ def test_search_card_insert_code_and_dark_theme(lab):
     assert "Inserted" in card.locator(".fmc-status").inner_text()
     page.screenshot(path=str(SHOTS / "panel-4-inserted.png"))
 
+    comments = card.locator(".fmc-comments")
+    assert "Comments (0)" in comments.inner_text() and "No comments yet." in comments.inner_text()
+    comments.locator(".fmc-comment-add").click()  # nothing typed: the server says what is missing
+    page.wait_for_selector("#fmc-jupyter-panel .fmc-comments .fmc-error:has-text('a comment needs some text')")
+    comments.locator(".fmc-comment-input").fill(f"{HOSTILE} v2 beats v1 on night shots")
+    comments.locator(".fmc-comment-add").click()
+    page.wait_for_selector("#fmc-jupyter-panel .fmc-comments .fmc-comment")
+    said = comments.locator(".fmc-comment")
+    assert said.count() == 1 and "Comments (1)" in comments.inner_text()
+    assert said.locator(".fmc-comment-text").inner_text() == f"{HOSTILE} v2 beats v1 on night shots"
+    assert said.locator("img, b").count() == 0  # text, not HTML
+    assert page.evaluate("document.body.dataset.pwned") is None
+    assert said.locator(".fmc-comment-meta").inner_text().startswith("alice · 20")
+    assert comments.locator(".fmc-comment-input").input_value() == ""
+    assert comments.locator(".fmc-error").inner_text() == ""
+    with Registry(lab["registry"], user="alice") as reg:
+        assert list(reg.comments("xray-net:v2")["text"]) == [f"{HOSTILE} v2 beats v1 on night shots"]
+    comments.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "panel-7-comments.png"))
+
     page.wait_for_timeout(1500)  # the layout is saved to the workspace shortly after it changes
     page.reload()
     wait_restored(page)

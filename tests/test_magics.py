@@ -110,6 +110,38 @@ def test_show_by_name_version_and_id(shell, tmp_registry):
     assert "MobileNetV2:v1" in card._repr_html_()
 
 
+def test_comment_adds_a_comment_that_show_displays_escaped(shell, tmp_registry, own_model):
+    comments = findcnn(shell, "comment alices-net:v1 <b>v1</b> is biased & slow")
+    assert isinstance(comments, pd.DataFrame)
+    assert list(comments[["author", "text"]].itertuples(index=False, name=None)) == [
+        ("alice", "<b>v1</b> is biased & slow")]
+    findcnn(shell, "comment alices-net \"it's fine\" -o after")
+    long = findcnn(shell, "comment alices-net", "# not part of it\ntwo\nlines\n")
+    assert list(long["text"]) == ["<b>v1</b> is biased & slow", "it's fine", "two\nlines"]
+    assert list(shell.user_ns["after"]["text"]) == ["<b>v1</b> is biased & slow", "it's fine"]
+    assert list(tmp_registry.comments(own_model)["text"]) == list(long["text"])
+
+    card = findcnn(shell, f"show {own_model}")
+    assert isinstance(card, ModelRecord) and card.id == own_model and len(card.comments) == 3
+    page = card._repr_html_()
+    assert "&lt;b&gt;v1&lt;/b&gt; is biased &amp; slow" in page and "<b>v1</b>" not in page
+    assert "alices-net:v1" in page and "comments (3)" in page and "it&#x27;s fine" in page
+    assert "alice (" in repr(card) and "it's fine" in repr(card)
+    assert "no comments yet" in findcnn(shell, "show MobileNetV2")._repr_html_()
+
+
+@pytest.mark.parametrize("line, message", [
+    ("comment MobileNetV2", "the following arguments are required: text"),
+    ('comment MobileNetV2 "   "', "a comment needs some text"),
+    ("comment MobileNetV9 hello", "Did you mean 'MobileNetV2'"),
+])
+def test_comment_errors_are_usage_errors_and_store_nothing(shell, tmp_registry, line, message):
+    with pytest.raises(UsageError) as info:
+        findcnn(shell, line)
+    assert message in str(info.value)
+    assert tmp_registry.comments("MobileNetV2").empty
+
+
 def test_runs_lists_and_shows_runs(shell, tmp_registry):
     run_id = tmp_registry.start_run("MobileNet_0.25_224", optimizer="adam", learning_rate=1e-3, epochs=1)
     tmp_registry.log_epoch(run_id, 1, loss=0.9, accuracy=0.5, val_accuracy=0.4)
@@ -194,7 +226,7 @@ def test_errors_in_a_cell_print_one_line_and_no_traceback(shell, capsys):
 def test_help_prints_real_help_and_returns_nothing(shell, capsys):
     shell.run_cell("%findcnn?")
     overview = capsys.readouterr().out
-    for sub in ("search", "show", "rank", "finetune", "runs", "evaluate", "diff", "datasets", "dataset", "publish",
+    for sub in ("search", "show", "comment", "rank", "finetune", "runs", "evaluate", "diff", "datasets", "dataset", "publish",
                 "unpublish", "registry", "auto", "ui"):
         assert f"%findcnn {sub}" in overview
     assert findcnn(shell, "search --help") is None

@@ -159,6 +159,32 @@ async def test_publish_and_unpublish_are_owner_only(api, seeded):
     assert (await error_of(api, "models", "alice-net", user=BOB))[0] == 404
 
 
+async def test_comments_are_seen_and_added_by_whoever_sees_the_model(api, seeded):
+    await api("models", "alice-net:v2", "publish", method="POST", body="")
+    said = await api("models", "alice-net:v2", "comments", method="POST", body=json.dumps({"text": " <b>v2</b> wins "}))
+    assert said["author"] == "alice" and said["text"] == "<b>v2</b> wins" and said["model_id"] == seeded[1]["v2"]
+    seen = await api("models", "alice-net:v2", "comments", user=BOB)
+    assert [(c["author"], c["text"]) for c in seen] == [("alice", "<b>v2</b> wins")] and seen[0]["created_at"]
+    await api("models", "alice-net:v2", "comments", method="POST", body=json.dumps({"text": "agreed"}), user=BOB)
+    both = await api("models", str(seeded[1]["v2"]), "comments")
+    assert [(c["author"], c["text"]) for c in both] == [("alice", "<b>v2</b> wins"), ("bob", "agreed")]
+
+
+async def test_comments_of_a_private_model_are_hidden_and_need_text(api, seeded):
+    await api("models", "alice-net:v1", "comments", method="POST", body=json.dumps({"text": "only me"}))
+    assert [c["text"] for c in await api("models", "alice-net:v1", "comments")] == ["only me"]
+    code, body = await error_of(api, "models", "alice-net:v1", "comments", user=BOB)
+    assert code == 404 and "alice-net" in body["message"]
+    code, _ = await error_of(api, "models", "alice-net:v1", "comments", method="POST", body=json.dumps({"text": "hi"}),
+                             user=BOB)
+    assert code == 404
+    for bad in ({"text": ""}, {"text": "  \n "}, {}, {"text": 3}, "not json"):
+        code, body = await error_of(api, "models", "alice-net:v1", "comments", method="POST",
+                                    body=bad if isinstance(bad, str) else json.dumps(bad))
+        assert code == 400 and body["error"] == "InputError" and "text" in body["message"]
+    assert [c["text"] for c in await api("models", "alice-net:v1", "comments")] == ["only me"]
+
+
 async def test_diff_of_two_versions(api, seeded, tmp_path):
     with Registry(seeded[0], user="alice") as alice:
         alice.add_model(tiny_keras_model(tmp_path / "a.keras", 3), "diffed")
@@ -170,16 +196,18 @@ async def test_diff_of_two_versions(api, seeded, tmp_path):
 
 
 @pytest.mark.parametrize("route", ["version", "fields", "facets", "models", "models/1", "models/1/versions", "models/1/runs",
-                                   "models/1/rankings", "runs/1", "datasets", "datasets/tiny/rankings", "diff"])
+                                   "models/1/rankings", "models/1/comments", "runs/1", "datasets", "datasets/tiny/rankings", "diff"])
 async def test_every_route_needs_credentials(jp_fetch, route):
     with pytest.raises(tornado.httpclient.HTTPClientError) as info:
         await jp_fetch("fmc", "api", *route.split("/"), headers={"Authorization": "token wrong"})
     assert info.value.code == 403
 
 
-async def test_publish_needs_credentials(jp_fetch):
+@pytest.mark.parametrize("action", ["publish", "comments"])
+async def test_posts_need_credentials(jp_fetch, action):
     with pytest.raises(tornado.httpclient.HTTPClientError) as info:
-        await jp_fetch("fmc", "api", "models", "1", "publish", method="POST", body="", headers={"Authorization": ""})
+        await jp_fetch("fmc", "api", "models", "1", action, method="POST", body='{"text": "hi"}',
+                       headers={"Authorization": ""})
     assert info.value.code == 403
 
 

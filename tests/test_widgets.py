@@ -78,6 +78,26 @@ def test_model_card_shows_metadata_versions_and_runs(browser, tmp_registry):
     assert browser.selected.family == "vgg" and "VGG" in browser.card.value
 
 
+def test_model_card_shows_comments_escaped_and_the_comment_box_adds_one(browser, tmp_registry):
+    tmp_registry.add_comment("MobileNet_0.25_224", "<script>alert(1)</script> tiny & fast")
+    browser.query.value = "name=MobileNet_0.25_224"
+    card = browser.card.value
+    assert "comments (1)" in card and "&lt;script&gt;alert(1)&lt;/script&gt; tiny &amp; fast" in card
+    assert "<script>" not in card and "<td>alice</td>" in card
+    browser.comment_text.value = "   "
+    browser.comment_button.click()
+    assert "a comment needs some text" in browser.status.value and "comments (1)" in browser.card.value
+    browser.comment_text.value = "worth fine-tuning"
+    browser.comment_button.click()
+    assert browser.comment_text.value == "" and "commented on MobileNet_0.25_224:v1" in browser.status.value
+    assert "comments (2)" in browser.card.value and "worth fine-tuning" in browser.card.value
+    assert list(tmp_registry.comments("MobileNet_0.25_224")["text"])[-1] == "worth fine-tuning"
+    browser.max_size.value = 1.0  # nothing chosen: the box says what to do
+    browser.comment_text.value = "lost?"
+    assert browser.selected is None and browser.comment_selected() is None
+    assert "choose a model" in browser.status.value
+
+
 def test_variables_are_offered_and_missing_ones_reported(tmp_registry):
     namespace = {"x_train": np.zeros((4, 8, 8, 3)), "y_train": np.arange(4), "note": "text", "_hidden": np.ones(2)}
     browser = ui(tmp_registry, namespace=namespace)

@@ -172,6 +172,28 @@ class ModelRankingsHandler(FmcHandler):
         self.reply(frame_records(self.registry.rankings(model=ref)))
 
 
+class ModelCommentsHandler(FmcHandler):
+    @tornado.web.authenticated
+    def get(self, ref: str) -> None:
+        """Comments on one visible version, oldest first: ``id, model_id, author, text, created_at``."""
+        self.reply(frame_records(self.registry.comments(ref)))
+
+    @tornado.web.authenticated
+    def post(self, ref: str) -> None:
+        """Body ``{"text": "..."}``: comment on a version you can see -> the new comment (201)."""
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise InputError('send a JSON body: {"text": "your comment"}') from None
+        if not isinstance(body, dict) or not isinstance(body.get("text"), str):
+            raise InputError('send a JSON body with the comment as a string: {"text": "your comment"}')
+        reg = self.registry
+        comment_id = reg.add_comment(ref, body["text"])
+        comments = frame_records(reg.comments(ref))
+        self.set_status(201)
+        self.reply(next(c for c in comments if c["id"] == comment_id))
+
+
 class VisibilityHandler(FmcHandler):
     @tornado.web.authenticated
     def post(self, ref: str, action: str) -> None:
@@ -228,6 +250,7 @@ ROUTES: list[tuple[str, type[FmcHandler]]] = [
     (rf"models/{_REF}/versions", VersionsHandler),
     (rf"models/{_REF}/runs", ModelRunsHandler),
     (rf"models/{_REF}/rankings", ModelRankingsHandler),
+    (rf"models/{_REF}/comments", ModelCommentsHandler),
     (rf"models/{_REF}/(?P<action>publish|unpublish)", VisibilityHandler),
     (r"runs/(?P<run_id>\d+)", RunHandler),
     (r"datasets", DatasetsHandler),

@@ -87,6 +87,14 @@ export interface RankingRow {
   created_at: string;
 }
 
+export interface CommentRow {
+  id: number;
+  model_id: number;
+  author: string;
+  text: string;
+  created_at: string;
+}
+
 export interface FieldInfo {
   name: string;
   kind: string;

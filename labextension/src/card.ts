@@ -1,4 +1,4 @@
-import { ModelRecord, RankingRow, RunRow, VersionRow } from './api';
+import { CommentRow, ModelRecord, RankingRow, RunRow, VersionRow } from './api';
 import { accuracyChart } from './chart';
 import { fmtParams, fmtPercent, fmtValue, h, kvTable } from './dom';
 import { ApiError, refPath, requestAPI } from './handler';
@@ -33,6 +33,7 @@ export class ModelCard {
   private chosen: number[] = [];
   private diffOut = h('div', { class: 'fmc-diff' });
   private status = h('div', { class: 'fmc-status', role: 'status' });
+  private draft = ''; // the comment being typed survives a reload of the card (the registry changed)
 
   constructor(
     private readonly host: CardHost,
@@ -44,13 +45,14 @@ export class ModelCard {
   async load(): Promise<void> {
     const ref = refPath(this.modelId);
     try {
-      const [model, versions, runs, rankings] = await Promise.all([
+      const [model, versions, runs, rankings, comments] = await Promise.all([
         requestAPI<ModelRecord>(`models/${ref}`),
         requestAPI<VersionRow[]>(`models/${ref}/versions`),
         requestAPI<RunRow[]>(`models/${ref}/runs`),
-        requestAPI<RankingRow[]>(`models/${ref}/rankings`)
+        requestAPI<RankingRow[]>(`models/${ref}/rankings`),
+        requestAPI<CommentRow[]>(`models/${ref}/comments`)
       ]);
-      this.render(model, versions, runs, rankings);
+      this.render(model, versions, runs, rankings, comments);
     } catch (error) {
       const message = error instanceof ApiError ? error.message : String(error);
       this.node.replaceChildren(this.backButton(), h('div', { class: 'fmc-error' }, message));
@@ -63,7 +65,7 @@ export class ModelCard {
     return back;
   }
 
-  private render(model: ModelRecord, versions: VersionRow[], runs: RunRow[], rankings: RankingRow[]): void {
+  private render(model: ModelRecord, versions: VersionRow[], runs: RunRow[], rankings: RankingRow[], comments: CommentRow[]): void {
     const title = h('h3', { class: 'fmc-title' }, `${model.ref}`, h('span', { class: 'fmc-muted' }, `  id ${model.id}`));
     const description = model.description ? h('p', { class: 'fmc-description' }, model.description) : null;
     const meta = kvTable([
@@ -91,7 +93,8 @@ export class ModelCard {
       this.versionsSection(versions),
       this.diffOut,
       this.runsSection(runs),
-      this.rankingsSection(rankings)
+      this.rankingsSection(rankings),
+      this.commentsSection(comments)
     );
   }
 
@@ -168,6 +171,44 @@ export class ModelCard {
       run.history && run.history.length ? accuracyChart(run.history) : h('div', { class: 'fmc-muted' }, 'no epochs recorded')));
     return h('section', { class: 'fmc-section fmc-runs' }, h('h4', {}, `Training runs (${runs.length})`),
       items.length ? h('div', {}, ...items) : h('div', { class: 'fmc-muted' }, 'No training runs yet.'));
+  }
+
+  /** Comments on this version (author, time, text: all plain text) and a box to add one. */
+  private commentsSection(comments: CommentRow[]): HTMLElement {
+    const heading = h('h4', {}, `Comments (${comments.length})`);
+    const list = h('div', { class: 'fmc-comment-list' });
+    const fill = (rows: CommentRow[]): void => {
+      heading.textContent = `Comments (${rows.length})`;
+      list.replaceChildren(...(rows.length
+        ? rows.map(c => h('div', { class: 'fmc-comment' },
+          h('div', { class: 'fmc-comment-meta' }, h('strong', {}, c.author), ` · ${(c.created_at || '').slice(0, 16).replace('T', ' ')}`),
+          h('div', { class: 'fmc-comment-text' }, c.text)))
+        : [h('div', { class: 'fmc-muted' }, 'No comments yet.')]));
+    };
+    fill(comments);
+    const text = h('textarea', { class: 'fmc-comment-input', rows: '2', placeholder: 'Add a comment…', 'aria-label': 'comment text' });
+    text.value = this.draft;
+    text.addEventListener('input', () => {
+      this.draft = text.value;
+    });
+    const button = h('button', { class: 'jp-Button jp-mod-styled jp-mod-accept fmc-comment-add' }, 'Comment');
+    const problem = h('div', { class: 'fmc-error', role: 'alert' });
+    button.addEventListener('click', async () => {
+      problem.textContent = '';
+      button.disabled = true;
+      const ref = refPath(this.modelId);
+      try {
+        await requestAPI(`models/${ref}/comments`, {}, { method: 'POST', body: JSON.stringify({ text: text.value }) });
+        text.value = this.draft = '';
+        fill(await requestAPI<CommentRow[]>(`models/${ref}/comments`));
+      } catch (error) {
+        problem.textContent = error instanceof Error ? error.message : String(error);
+      } finally {
+        button.disabled = false;
+      }
+    });
+    return h('section', { class: 'fmc-section fmc-comments' }, heading, list,
+      h('div', { class: 'fmc-comment-form' }, text, button), problem);
   }
 
   private rankingsSection(rankings: RankingRow[]): HTMLElement {
