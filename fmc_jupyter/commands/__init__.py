@@ -87,6 +87,17 @@ class Context:
         except Exception as exc:  # the user's expression failed: say which and why, no traceback
             raise InputError(f"cannot evaluate '{name}' in the notebook namespace: {type(exc).__name__}: {exc}") from None
 
+    def _pair_or_single(self, x_name: str, y_name: str | None) -> tuple[str, Any, tuple[Any, Any] | None]:
+        """``(key, value, (x, y) or None)``: two names give their values; one name holding ``LabelledImages``
+        gives its arrays; any other single name comes back as its key and namespace value (or itself)."""
+        from ..arrays import LabelledImages
+
+        if y_name is not None:
+            return x_name, None, (self.value(x_name), self.value(y_name))
+        key = unquote(x_name)
+        value = self.namespace.get(key, key) if key.isidentifier() else key
+        return key, value, (value.x, value.y) if isinstance(value, LabelledImages) else None
+
     def labelled(self, x_name: str, y_name: str | None) -> tuple[Any, Any]:
         """Images and labels named by the user.
 
@@ -94,15 +105,11 @@ class Context:
         ``y_name`` omitted, ``x_name`` names a registry dataset (or a variable holding a dataset record,
         a dataset name, or ``LabelledImages``), whose stored arrays are loaded.
         """
-        from ..arrays import LabelledImages
         from ..records import DatasetRecord
 
-        if y_name is not None:
-            return self.value(x_name), self.value(y_name)
-        key = unquote(x_name)
-        value = self.namespace.get(key, key) if key.isidentifier() else key
-        if isinstance(value, LabelledImages):
-            return value.x, value.y
+        key, value, pair = self._pair_or_single(x_name, y_name)
+        if pair is not None:
+            return pair
         if isinstance(value, (DatasetRecord, str)):
             try:
                 data = self.registry.load_dataset(value)
@@ -124,15 +131,11 @@ class Context:
         dataset record or a name gives that name, and anything else is taken as a registry dataset name
         (the library reports an unknown one).
         """
-        from ..arrays import LabelledImages
         from ..records import DatasetRecord
 
-        if y_name is not None:
-            return self.value(x_name), self.value(y_name)
-        key = unquote(x_name)
-        value = self.namespace.get(key, key) if key.isidentifier() else key
-        if isinstance(value, LabelledImages):
-            return value.x, value.y
+        key, value, pair = self._pair_or_single(x_name, y_name)
+        if pair is not None:
+            return pair
         if isinstance(value, DatasetRecord):
             return value.name, None
         if isinstance(value, str):
