@@ -155,13 +155,40 @@ def _features(backbone, record, images: np.ndarray, batch_size: int, on_change, 
     return np.concatenate(out), batch_size
 
 
+def _checkpoint_epochs(checkpoints: Sequence[int]) -> set[int]:
+    """Validated checkpoint epochs (counted from 1)."""
+    if isinstance(checkpoints, (int, np.integer)):
+        checkpoints = [checkpoints]
+    wanted = set()
+    for epoch in checkpoints:
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 1:
+            raise InputError(f"checkpoints are epoch numbers counted from 1, got {epoch!r}")
+        wanted.add(int(epoch))
+    return wanted
+
+
+def _save_checkpoint(reg: "Registry", clf: Any, base: "ModelRecord", run_id: int, epoch: int,
+                     class_names: Sequence[str]) -> "ModelRecord":
+    """Save the whole model as it is after ``epoch`` (0-based) and register it as a checkpoint version."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="fmc-checkpoint-") as tmp:
+        path = Path(tmp) / f"{base.name.replace(' ', '_')}-run{run_id}-epoch{epoch + 1}.keras"
+        clf.model.save(path)  # the registry copies it atomically into its store with its sha256
+        return reg.add_checkpoint(path, run_id, epoch, labels=list(class_names), preprocessing=base.preprocessing,
+                                  domain=base.domain or "natural", pretrained_on=base.pretrained_on,
+                                  license=base.license, facts={"input_size": clf.input_size})
+
+
 def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = None,
              registry: "Registry | None" = None, class_names: Sequence[str] | None = None,
              validation_data: tuple[Any, Any] | None = None, validation_split: float = 0.2,
              unfreeze: int | str = 0, lr: float | str | None = None, batch_size: int | str | None = None,
              optimizer: Any = None, augment: Any = False, dropout: float = 0.2, seed: int = 0,
              progress: bool = True, callbacks: Sequence[Any] = (), kind: str = "finetune",
-             tfds_data_dir: str | None = None, feature_cache: dict | None = None) -> TrainingRun:
+             tfds_data_dir: str | None = None, feature_cache: dict | None = None,
+             checkpoints: Sequence[int] = ()) -> TrainingRun:
     """Fine-tune a copy of ``model`` on labelled images; every epoch is recorded in ``registry`` as it ends.
 
     ``model``: registry name, ``name:vN``, id, record, ranking row or ``Ranking`` (its best model).
@@ -175,6 +202,9 @@ def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = N
     ``augment``: False, True, a list of Keras layers or a callable on float batches.
     ``callbacks``: Keras callbacks (``on_epoch_end`` etc.; ``EarlyStopping`` works).
     ``feature_cache``: a dict reused across calls on the same data (``fmc.auto`` shares one between trials).
+    ``checkpoints``: epochs, counted from 1, after which the model is stored as a version of its own
+    (``reg.add_checkpoint``; private, parent = the base model), e.g. ``checkpoints=[2, 5]``; they are listed
+    by ``reg.checkpoints(run.run_id)`` under the run's 0-based epoch index and in ``run.checkpoints``.
 
     Returns a :class:`TrainingRun`. A failure or Ctrl-C marks the run ``failed``/``interrupted`` (its
     epochs so far stay recorded) and re-raises.
@@ -194,6 +224,7 @@ def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = N
         raise InputError(f"epochs must be a positive whole number, got {epochs!r}")
     if not 0 <= dropout < 1:
         raise InputError(f"dropout must be in [0, 1), got {dropout}")
+    wanted = _checkpoint_epochs(checkpoints)
     data = resolve_data(x, y, registry=reg, class_names=class_names, validation_data=validation_data,
                         validation_split=validation_split, seed=seed, tfds_data_dir=tfds_data_dir)
     keras.utils.set_random_seed(seed)
@@ -203,6 +234,8 @@ def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = N
     defaults = MODE_DEFAULTS[mode]
     use_features = mode == "head" and not augment
     epochs = int(epochs or defaults["epochs"])
+    if wanted and max(wanted) > epochs:
+        raise InputError(f"checkpoint epoch {max(wanted)} is after the last epoch ({epochs})")
     opt_name = optimizer if optimizer is not None else defaults["optimizer"]
     if batch_size == "auto":
         batch = auto_batch_size(len(data.train.y), use_features)
@@ -234,8 +267,12 @@ def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = N
         changes.append(change.to_dict() if hasattr(change, "to_dict") else change)
         reg.update_run(run_id, batch_size=changes[-1]["to"], batch_size_changes=changes)
 
+    saved: list[Any] = []
+
     def log_epoch(row: dict[str, Any]) -> None:
         reg.log_epoch(run_id, **{k: v for k, v in row.items()})
+        if row["epoch"] + 1 in wanted:
+            saved.append(_save_checkpoint(reg, clf, record, run_id, row["epoch"], data.train.class_names))
 
     try:
         finder = None
@@ -311,4 +348,5 @@ def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = N
         raise
     return TrainingRun(registry=reg, run_id=run_id, base=record, model=clf.model,
                        class_names=data.train.class_names, dataset=data.dataset, history=loop.history,
-                       metrics=metrics, config=config, lr_finder=finder, batch_size_changes=changes)
+                       metrics=metrics, config=config, lr_finder=finder, batch_size_changes=changes,
+                       checkpoints=saved)

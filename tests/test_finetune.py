@@ -176,6 +176,26 @@ def test_discard_drops_the_weights_and_keeps_the_record(reg, signs, features):
         run.keep()
 
 
+def test_checkpoints_at_chosen_epochs_become_versions(reg, signs, features):
+    import fmc_jupyter as fmc
+    from fmc_jupyter.zoo import load_keras_file
+
+    run = fmc.finetune(MODEL, *signs["train"], validation_data=signs["val"], epochs=3, registry=reg,
+                       feature_cache=features, progress=False, checkpoints=[1, 3])
+    assert [c.parent_id for c in run.checkpoints] == [run.base.id, run.base.id]
+    table = reg.checkpoints(run.run_id)
+    assert list(table["epoch"]) == [0, 2]  # the run's 0-based epoch index
+    assert list(table["val_accuracy"]) == pytest.approx(list(run.history["val_accuracy"].iloc[[0, 2]]))
+    first, last = (load_keras_file(reg.artifact_path(c)) for c in run.checkpoints)
+    head_weights = [m.get_layer("head").get_weights()[0] for m in (first, last, run.model)]
+    assert not np.allclose(head_weights[0], head_weights[1])  # training moved on after epoch 1
+    np.testing.assert_allclose(head_weights[1], head_weights[2])  # epoch 3 is the final model
+    with pytest.raises(InputError, match="after the last epoch"):
+        fmc.finetune(MODEL, *signs["train"], epochs=2, checkpoints=[3], registry=reg, progress=False)
+    with pytest.raises(InputError, match="counted from 1"):
+        fmc.finetune(MODEL, *signs["train"], epochs=2, checkpoints=[0], registry=reg, progress=False)
+
+
 def _oom_error(message: str):
     import keras
 

@@ -275,9 +275,10 @@ def test_finetune_records_a_run_and_o_stores_it(shell, tmp_registry, shared_data
     x, y = sign_digits(shared_data, 6)
     shell.user_ns.update(x=x, y=y)
     signs = findcnn(shell, "dataset add x y --name signs")
-    run = findcnn(shell, "finetune MobileNet_0.25_224 x y --epochs 2 --lr 0.003 --batch-size 16 -o run")
+    run = findcnn(shell, "finetune MobileNet_0.25_224 x y --epochs 2 --lr 0.003 --batch-size 16 --checkpoints 1 -o run")
     assert isinstance(run, TrainingRun) and shell.user_ns["run"] is run
     assert len(run.history) == 2
+    assert [c.ref for c in run.checkpoints] == ["MobileNet_0.25_224:v2"]  # stored after epoch 1
     stored = tmp_registry.run(run.run_id)
     assert stored.status == "finished" and stored.epochs == 2 and stored.learning_rate == pytest.approx(0.003)
     assert [e["epoch"] for e in stored.history] == [0, 1]
@@ -290,7 +291,7 @@ def test_finetune_records_a_run_and_o_stores_it(shell, tmp_registry, shared_data
     shell.user_ns["kept"] = again.keep()
     change = findcnn(shell, "diff MobileNet_0.25_224:v1 kept -o change")
     assert type(change).__name__ == "ModelDiff" and shell.user_ns["change"] is change
-    assert change.a == "MobileNet_0.25_224:v1" and change.b == "MobileNet_0.25_224:v2" and not change.identical
+    assert change.a == "MobileNet_0.25_224:v1" and change.b == "MobileNet_0.25_224:v3" and not change.identical
     assert "head added" in change.summary
     # evaluate the kept version; the evaluation joins the dataset's leaderboard
     evaluation = findcnn(shell, "evaluate kept signs -o evaluation")

@@ -1,4 +1,4 @@
-"""``%findcnn finetune <model> <x> <y> [--epochs N] [--lr auto] [--batch-size auto] [--unfreeze k]``
+"""``%findcnn finetune <model> <x> <y> [--epochs N] [--lr auto] [--batch-size auto] [--unfreeze k] [--checkpoints E ...]``
 (:func:`fmc_jupyter.finetuning.finetune`)."""
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--augment", action="store_true", help="random flips, rotations, zooms and shifts")
     parser.add_argument("--validation-split", type=float, default=0.2, help="stratified validation share (0.2)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--checkpoints", type=int, nargs="+", default=(), metavar="EPOCH",
+                        help="also store the model after these epochs (counted from 1) as versions of their own")
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Any:
@@ -34,7 +36,7 @@ def run(args: argparse.Namespace, ctx: Context) -> Any:
     x, y = ctx.images_and_labels(args.x, args.y)
     return finetune(ctx.model_ref(args.model), x, y, epochs=args.epochs, registry=ctx.registry, lr=args.lr,
                     batch_size=args.batch_size, unfreeze=args.unfreeze, augment=args.augment,
-                    validation_split=args.validation_split, seed=args.seed)
+                    validation_split=args.validation_split, seed=args.seed, checkpoints=args.checkpoints)
 
 
 COMMANDS = [Command("finetune", "fine-tune a model on your images (a training run you can keep)", add_arguments, run)]

@@ -33,7 +33,8 @@ class TrainingRun:
     def __init__(self, *, registry: "Registry", run_id: int, base: "ModelRecord", model: Any,
                  class_names: tuple[str, ...], dataset: "DatasetRecord | None", history: list[dict[str, Any]],
                  metrics: "ClassificationMetrics | None", config: dict[str, Any],
-                 lr_finder: "LRFinderResult | None" = None, batch_size_changes: list[dict[str, Any]] | None = None):
+                 lr_finder: "LRFinderResult | None" = None, batch_size_changes: list[dict[str, Any]] | None = None,
+                 checkpoints: list["ModelRecord"] | None = None):
         self.registry = registry
         self.run_id = run_id
         self.base = base
@@ -45,6 +46,7 @@ class TrainingRun:
         self.config = config
         self.lr_finder = lr_finder
         self.batch_size_changes = batch_size_changes or []
+        self.checkpoints = checkpoints or []  # versions stored at chosen epochs (finetune(checkpoints=...))
         self.result: "ModelRecord | None" = None
         self._report: "TrainingReport | None" = None
 
