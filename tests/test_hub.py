@@ -198,10 +198,14 @@ def test_public_models_are_visible_but_only_their_owner_changes_them(hub, alice,
         assert _call(hub, hub.tokens["bob"], "unpublish", [record.id]).status_code == 403
         with pytest.raises(NotFoundError):  # her run produced no public model: still hers alone
             bob.run(run_id)
+        bob.add_comment(record.id, "works on my x-rays too")  # comments: anyone who can see the model
+        assert list(alice.comments(record.id)["author"]) == ["bob"]
     finally:
         alice.unpublish(record.id)
     with pytest.raises(NotFoundError):
         bob.model(record.id)
+    with pytest.raises(NotFoundError):  # private again: its comments are hidden too
+        bob.comments(record.id)
 
 
 def test_runs_datasets_and_errors_round_trip(alice, bob):

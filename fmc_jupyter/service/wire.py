@@ -34,13 +34,14 @@ REMOTE_METHODS = frozenset({
     "search", "count", "model", "versions", "publish", "unpublish", "update_model", "delete_model",
     "datasets", "dataset", "start_run", "log_epoch", "update_run", "finish_run", "run", "runs",
     "save_ranking", "rankings", "add_evaluation", "leaderboard", "schema_version",
-    # added by other issues; served once the Registry has them
-    "add_comment", "comments", "set_alias", "aliases", "fork",
+    # lineage (registry/lineage.py); add_checkpoint uploads a file and is not served yet
+    "ancestors", "add_comment", "comments", "delete_comment", "set_alias", "remove_alias", "aliases",
+    "checkpoints",
 })
 #: Methods that change the registry: run inside one transaction together with their request-id record.
 WRITE_METHODS = frozenset({
     "publish", "unpublish", "update_model", "start_run", "log_epoch", "update_run", "finish_run",
-    "save_ranking", "add_evaluation", "add_comment", "set_alias", "fork",
+    "save_ranking", "add_evaluation", "add_comment", "delete_comment", "set_alias", "remove_alias",
 })
 
 _RECORDS = {"ModelRecord": ModelRecord, "DatasetRecord": DatasetRecord, "RunRecord": RunRecord}
