@@ -135,7 +135,8 @@ def test_search_card_insert_code_and_dark_theme(lab):
     comments = card.locator(".fmc-comments")
     assert "Comments (0)" in comments.inner_text() and "No comments yet." in comments.inner_text()
     comments.locator(".fmc-comment-add").click()  # nothing typed: the server says what is missing
-    page.wait_for_selector("#fmc-jupyter-panel .fmc-comments .fmc-error:has-text('a comment needs some text')")
+    page.wait_for_selector("#fmc-jupyter-panel .fmc-comments .fmc-error:not(:empty)")
+    assert "a comment needs some text" in comments.locator(".fmc-error").inner_text()
     comments.locator(".fmc-comment-input").fill(f"{HOSTILE} v2 beats v1 on night shots")
     comments.locator(".fmc-comment-add").click()
     page.wait_for_selector("#fmc-jupyter-panel .fmc-comments .fmc-comment")

@@ -34,6 +34,7 @@ export class ModelCard {
   private diffOut = h('div', { class: 'fmc-diff' });
   private status = h('div', { class: 'fmc-status', role: 'status' });
   private draft = ''; // the comment being typed survives a reload of the card (the registry changed)
+  private commentProblem = ''; // and so does the last error of the comment box
 
   constructor(
     private readonly host: CardHost,
@@ -192,9 +193,14 @@ export class ModelCard {
       this.draft = text.value;
     });
     const button = h('button', { class: 'jp-Button jp-mod-styled jp-mod-accept fmc-comment-add' }, 'Comment');
-    const problem = h('div', { class: 'fmc-error', role: 'alert' });
+    const problem = h('div', { class: 'fmc-error', role: 'alert' }, this.commentProblem);
+    // a reload may have replaced this section while the request was out: speak through the live one
+    const say = (message: string): void => {
+      this.commentProblem = message;
+      (this.node.querySelector<HTMLElement>('.fmc-comments .fmc-error') ?? problem).textContent = message;
+    };
     button.addEventListener('click', async () => {
-      problem.textContent = '';
+      say('');
       button.disabled = true;
       const ref = refPath(this.modelId);
       try {
@@ -202,7 +208,7 @@ export class ModelCard {
         text.value = this.draft = '';
         fill(await requestAPI<CommentRow[]>(`models/${ref}/comments`));
       } catch (error) {
-        problem.textContent = error instanceof Error ? error.message : String(error);
+        say(error instanceof Error ? error.message : String(error));
       } finally {
         button.disabled = false;
       }
