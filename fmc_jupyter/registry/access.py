@@ -120,8 +120,14 @@ class Access:
         row = self._resolve(parsed)
         if row is not None:
             return row
-        names = [r["name"] for r in self.query(f"SELECT DISTINCT name FROM models WHERE {visible}", vparams)]
+        sql, args = f"SELECT DISTINCT name FROM models WHERE {visible}", list(vparams)
+        if parsed.owner:  # suggest only that owner's lines you can see
+            sql += " AND owner = ?"
+            args.append(parsed.owner)
+        names = [r["name"] for r in self.query(sql, args)]
         close = difflib.get_close_matches(parsed.name, names, n=3, cutoff=0.6)
+        if parsed.owner:
+            close = [f"{parsed.owner}/{c}" for c in close]
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else " Search with reg.search('...')."
         raise NotFoundError(f"no model '{parsed.text}' that you can see.{hint}")
 
