@@ -74,7 +74,7 @@ def parse_ref(ref: Any) -> int | ModelRef:
         return fields.integer(ref.strip(), "model id")
     if not isinstance(ref, str) or not ref.strip() or len(ref) > 400:
         raise InputError(f"a model is named by its name, 'name:vN', 'name@alias' or id, not {ref!r:.80}")
-    return ModelRef(ref)
+    return ModelRef(fields.text(ref, "model reference", allow_none=False))
 
 
 def not_found_model(ref: Any) -> NotFoundError:
