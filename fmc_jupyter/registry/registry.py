@@ -308,10 +308,8 @@ class Registry(LineageMixin, RegistryInterface):
         limit, offset = fields.limit_offset(limit, offset)
         cols = ", ".join(f'"{c}"' for c in fields.columns(columns, SEARCH_COLUMNS))
         visible, vparams = self._visible()
-        if query is not None and not isinstance(query, str):
-            raise InputError(f"a query is text such as 'family=mobilenet and params<5M', not {query!r:.60}")
-        if order_by is not None and not isinstance(order_by, str):
-            raise InputError(f"order_by is text such as '-top1, params', not {order_by!r:.60}")
+        _query_text(query)
+        fields.text(order_by, "order_by", max_chars=1000)
 
         def run(text_sql: str, use_index: bool) -> pd.DataFrame:
             where, params = compile_query(query or "", text_sql)
@@ -353,8 +351,7 @@ class Registry(LineageMixin, RegistryInterface):
         return run(FTS_DRIVEN, use_index=False)
 
     def count(self, query: str = "") -> int:
-        if query is not None and not isinstance(query, str):
-            raise InputError(f"a query is text such as 'family=mobilenet and params<5M', not {query!r:.60}")
+        _query_text(query)
         where, params = compile_query(query or "")
         visible, vparams = self._visible()
         return self.db.execute(f"SELECT count(*) FROM models WHERE {visible} AND {where}", vparams + params).fetchone()[0]
@@ -613,7 +610,7 @@ class Registry(LineageMixin, RegistryInterface):
                 (isinstance(ref, str) and ref.strip().isdigit()):
             key, ref = "id", fields.integer(ref, "dataset id")
         elif isinstance(ref, str) and ref.strip() and len(ref) <= 400:
-            key = "name"
+            key, ref = "name", fields.text(ref, "dataset name", allow_none=False)
         else:
             raise InputError(f"a dataset is named by its name or id, not {ref!r:.60}")
         rows = list(self.db.query(f"SELECT * FROM datasets WHERE {key} = ?", [ref]))
@@ -789,6 +786,12 @@ class Registry(LineageMixin, RegistryInterface):
             f"WHERE e.dataset_id = ? AND {visible} GROUP BY m.id ORDER BY accuracy DESC",
             [dataset_id] + vparams)
         return pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description])
+
+
+def _query_text(query: Any) -> None:
+    if query is not None and not isinstance(query, str):
+        raise InputError(f"a query is text such as 'family=mobilenet and params<5M', not {query!r:.60}")
+    fields.text(query, "query", max_chars=100_000)
 
 
 def _checked_path(path: Any) -> Path:
