@@ -104,6 +104,8 @@ def image_size(value: Any, name: str = "image_size", allow_none: bool = False) -
 
 
 def _bounds(minimum: Any, maximum: Any, open_low: bool = False, open_high: bool = False) -> str:
+    if minimum is not None and maximum is not None and maximum >= 2 ** 31 - 1:  # a cap far above real use
+        return f" {'>' if open_low else '>='} {minimum} (at most {maximum})"
     if minimum is not None and maximum is not None:
         left, right = "(" if open_low else "[", ")" if open_high else "]"
         return f" in {left}{minimum}, {maximum}{right}"

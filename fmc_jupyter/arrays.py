@@ -134,10 +134,9 @@ def encode_labels(y, class_names: Sequence[str] | None = None, name: str = "y") 
     if arr.ndim != 1:
         raise InputError(f"{name} must be a 1-D array of labels (or one-hot), got shape {arr.shape}")
     if arr.dtype == object:
-        odd = next((v for v in arr if not isinstance(v, (str, np.str_, int, np.integer)) or isinstance(v, bool)),
-                   None)
-        if odd is not None or len(arr) and len({isinstance(v, (str, np.str_)) for v in arr}) > 1:
-            what = f"a {type(odd).__name__} ({str(odd)[:30]!r})" if odd is not None else "both numbers and text"
+        odd = [v for v in arr if not isinstance(v, (str, np.str_, int, np.integer)) or isinstance(v, bool)][:1]
+        if odd or len(arr) and len({isinstance(v, (str, np.str_)) for v in arr}) > 1:
+            what = f"a {type(odd[0]).__name__} ({str(odd[0])[:30]!r})" if odd else "both numbers and text"
             raise InputError(f"{name} holds {what}; labels must all be class ids (integers) or all class names")
         if len(arr) and isinstance(arr[0], (str, np.str_)):
             arr = arr.astype(str)
@@ -157,7 +156,8 @@ def encode_labels(y, class_names: Sequence[str] | None = None, name: str = "y") 
     if given is not None and np.issubdtype(arr.dtype, np.integer):
         names = given
         if arr.size and (arr.min() < 0 or arr.max() >= len(names)):
-            raise InputError(f"{name} has ids outside 0..{len(names) - 1} for the {len(names)} class_names given")
+            raise InputError(f"{name} has ids outside 0..{len(names) - 1} for the {len(names)} class_names given; "
+                             "give one name per class id")
         return arr.astype(np.int64), names
     values, ids = np.unique(arr.astype(str) if arr.dtype.kind in "OUS" else arr, return_inverse=True)
     names = tuple(str(v) for v in values)

@@ -116,7 +116,8 @@ def auto(x: Any, y: Any = None, *, models: str | Sequence[Any] = "", registry: "
     reg = registry if registry is not None else open_registry()
     if isinstance(x, str):
         if y is not None:
-            raise InputError(f"x is the text {x[:40]!r}, so it names a registry dataset and y must be left out")
+            raise InputError(f"x is the text {x[:40]!r}, a registry dataset name, so y must be None "
+                             "(its labels are stored with it)")
         stored = reg.load_dataset(x)
         x, y, class_names = stored.x, stored.y, list(stored.class_names)
     prepare_data(x, y, registry=reg, class_names=class_names, validation_data=validation_data,

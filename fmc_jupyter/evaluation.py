@@ -118,7 +118,8 @@ def evaluate(model: Any, x: Any, y: Any = None, *, registry: "Registry | None" =
     # everything up to the two writes at the end only reads: a refused call leaves the registry as it was
     if isinstance(x, str):
         if y is not None:
-            raise InputError(f"x is the text {x[:40]!r}, so it names a registry dataset and y must be left out; "
+            raise InputError(f"x is the text {x[:40]!r}, a registry dataset name, so y must be None "
+                             "(its labels are stored with it); "
                              "to evaluate on arrays pass the image array as x")
         dataset = reg.dataset(x)
         stored = reg.load_dataset(dataset)

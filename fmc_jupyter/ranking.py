@@ -314,7 +314,8 @@ def check_rank_arguments(x: Any, y: Any, models: Any, per_class: Any, methods: A
     from .arguments import MAX_SEED, flag, text, whole
 
     if isinstance(x, str) and y is not None:
-        raise InputError(f"x is the text {x[:40]!r}, so it names a registry dataset and y must be left out; "
+        raise InputError(f"x is the text {x[:40]!r}, a registry dataset name, so y must be None "
+                             "(its labels are stored with it); "
                          "to rank on arrays pass the image array as x")
     if x is None:
         raise InputError("x is missing: pass images (N, H, W[, C]) and labels, or a registry dataset name")
@@ -326,7 +327,7 @@ def check_rank_arguments(x: Any, y: Any, models: Any, per_class: Any, methods: A
             if isinstance(ref, bool) or not isinstance(ref, (str, int, np.integer, ModelRecord)):
                 raise InputError(f"models lists {ref!r:.60}; each must be a model name, 'name:vN', id or record")
     if per_class is not None:
-        whole(per_class, "per_class", MIN_PER_CLASS, hint=" (or None for all images)")
+        whole(per_class, "per_class", MIN_PER_CLASS, 2 ** 31 - 1, hint=" (or None for all images)")
     if methods is not None and not isinstance(methods, str):
         if not isinstance(methods, (list, tuple)) or not all(isinstance(m, str) for m in methods):
             raise InputError(f"methods must be a method name or a list of names from {', '.join(_known_methods())}"

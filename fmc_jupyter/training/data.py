@@ -81,8 +81,8 @@ def _load(x: Any, y: Any, class_names: Sequence[str] | None, registry: "Registry
     """``(data, stored dataset or None, source, source to register under)``; reads only."""
     if isinstance(x, str):
         if y is not None:
-            raise InputError(f"x is the text {x[:40]!r}, so it names a registry dataset (or 'tfds:<name>') and y "
-                             "must be left out; to train on arrays pass the image array as x")
+            raise InputError(f"x is the text {x[:40]!r}: a registry dataset name (or 'tfds:<name>'), so y must be "
+                             "None (its labels are stored with it); to train on arrays pass the image array as x")
         if x.startswith("tfds:"):
             from ..datasets import read_tfds
 
