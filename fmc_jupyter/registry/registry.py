@@ -636,6 +636,10 @@ def open_registry(path: str | os.PathLike | None = None, user: str | None = None
         from .remote import open_remote_registry
 
         return open_remote_registry(path, user=user)
+    if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresRegistry
+
+        return PostgresRegistry(path, user=user)
     if path is not None and not isinstance(path, (str, os.PathLike)):
         raise FmcError(f"open_registry takes a file path, not {type(path).__name__}")
     return Registry(path if path is not None else default_registry_path(), user=user)

@@ -1,0 +1,214 @@
+"""The registry on a PostgreSQL server: ``open_registry("postgresql://user:password@host:5432/fmc")``.
+
+The same operations, query language and authorization as the embedded registry (it runs the same code, see
+:mod:`.postgres_db`), on a database server that several registry-service replicas share. Artifacts live in an
+:class:`~.artifacts.ArtifactStore` every replica reaches (``$FMC_ARTIFACTS``: a shared folder or ``s3://...``).
+
+A direct connection is for trusted single-user or admin use: a database login can read every row. On a hub, users
+reach PostgreSQL through the registry service, which keeps enforcing who may see what.
+
+Concurrency. Every write transaction first takes one transaction-scoped advisory lock
+(``pg_advisory_xact_lock``), so writers serialise exactly as ``BEGIN IMMEDIATE`` makes them on SQLite, across every
+process and host using the database: version numbers, aliases and request ids are read and written under the lock,
+and their UNIQUE constraints stay the backstop. Reads never wait (MVCC). Write transactions are short (no file
+I/O inside), so one lock costs little next to a network round trip.
+
+Bad input: an unreachable server or a wrong password raise :class:`~fmc_jupyter.errors.RegistryUnavailableError`,
+a database of a newer schema :class:`~fmc_jupyter.errors.SchemaVersionError`, a role that may not create the
+schema or change rows :class:`~fmc_jupyter.errors.PermissionDeniedError`. Migrations run in one transaction
+(DDL is transactional on PostgreSQL): a failed one leaves the database exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pandas as pd
+
+from ..config import current_user, default_registry_path
+from ..errors import FmcError, InputError, PermissionDeniedError, RegistryUnavailableError, SchemaVersionError
+from ..query import compile_order, compile_query
+from ..records import DatasetRecord, ModelRecord
+from .artifacts import ArtifactStore, LocalArtifactStore, open_artifact_store
+from .postgres_schema import NOW, PG_MIGRATIONS
+from .registry import CATALOG_OWNER, SEARCH_COLUMNS, Registry
+
+__all__ = ["PostgresRegistry", "redact_url", "WRITE_LOCK"]
+
+#: the advisory-lock key every write transaction holds (any constant; the same in every process)
+WRITE_LOCK = 0x666D63  # "fmc"
+_MIGRATION_LOCK = 0x666D64
+CONNECT_TIMEOUT_S = 10
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def _connect(url: str):
+    """A psycopg connection in autocommit mode, or a clear :class:`FmcError` saying what to fix."""
+    try:
+        import psycopg
+    except ImportError as exc:
+        raise FmcError("a postgresql:// registry needs psycopg 3: pip install 'fmc_jupyter[postgres]'") from exc
+    where = redact_url(url)
+    try:
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
+                               application_name="fmc_jupyter")
+    except psycopg.ProgrammingError as exc:  # a malformed URL / option
+        raise InputError(f"{where} is not a usable PostgreSQL URL ({str(exc).strip()}); write "
+                         "postgresql://user:password@host:5432/database") from None
+    except psycopg.OperationalError as exc:
+        text = str(exc).strip()
+        low = text.lower()
+        if "password authentication failed" in low or "no password supplied" in low or \
+                "role" in low and "does not exist" in low:
+            raise RegistryUnavailableError(
+                f"PostgreSQL at {where} refused the login ({text.splitlines()[-1]}); check the user name and "
+                "password in the URL (or ~/.pgpass / PGPASSWORD)") from None
+        if "database" in low and "does not exist" in low:
+            raise RegistryUnavailableError(
+                f"{where}: {text.splitlines()[-1]}; create it first (createdb) or fix the URL") from None
+        raise RegistryUnavailableError(
+            f"cannot reach PostgreSQL at {where} ({text.splitlines()[-1] if text else 'no answer'}); check that the "
+            "server runs and that host and port are right") from None
+    return conn
+
+
+class PostgresRegistry(Registry):
+    """The registry on PostgreSQL. Use :func:`~fmc_jupyter.registry.open_registry` with a ``postgresql://`` URL.
+
+    ``artifacts``: where model files and dataset arrays go (a folder, or an fsspec URL such as
+    ``s3://bucket/prefix``); default ``$FMC_ARTIFACTS``, else ``<jupyter data dir>/fmc/artifacts`` (which only
+    one host sees: set ``$FMC_ARTIFACTS`` to a shared location for several replicas).
+    """
+
+    def __init__(self, url: str, user: str | None = None, artifacts: str | os.PathLike | ArtifactStore | None = None):
+        from .postgres_db import PgDatabase
+
+        if not isinstance(url, str) or urlsplit(url).scheme not in ("postgresql", "postgres"):
+            raise InputError(f"a PostgreSQL registry is named by a postgresql:// URL, not {url!r}")
+        self.url = url
+        self.path = redact_url(url)
+        self.user = user or current_user()
+        if not self.user or self.user == CATALOG_OWNER:
+            raise InputError(f"'{self.user}' cannot be used as a user name")
+        self.artifacts = open_artifact_store(artifacts, default=default_registry_path().parent / "artifacts")
+        # the embedded code writes into ``artifacts_root``: the store's folder (an fsspec store keeps a local
+        # staging folder there and uploads through the store)
+        self.artifacts_root = self.artifacts.root if isinstance(self.artifacts, LocalArtifactStore) else \
+            Path(self.artifacts.cache)
+        conn = _connect(url)
+        info = conn.info
+        self.db = PgDatabase(conn, key=f"{info.host}:{info.port}/{info.dbname}")
+        try:
+            self._migrate()
+        except BaseException:
+            conn.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"PostgresRegistry({self.path!r}, user={self.user!r})"
+
+    # ------------------------------------------------------------------ transactions and schema
+    @staticmethod
+    def _retry(fn, attempts: int = 1):
+        return fn()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """One write transaction: all of it lands, or none of it; writers serialise on :data:`WRITE_LOCK`."""
+        self.db.raw("BEGIN")
+        try:
+            self.db.raw("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
+            yield self.db
+        except BaseException:
+            if not self.db.connection.closed:
+                self.db.connection.execute("ROLLBACK")
+            raise
+        self.db.raw("COMMIT")
+
+    def _migrate(self) -> None:
+        applied = self._applied()
+        known = {number for number, _ in PG_MIGRATIONS}
+        newer = sorted(set(applied or ()) - known)
+        if newer:
+            raise SchemaVersionError(
+                f"the registry database {self.path} has schema migrations {newer} that this version of fmc_jupyter "
+                "does not know: a newer fmc_jupyter created it. Upgrade fmc_jupyter (pip install -U fmc_jupyter)")
+        if applied is not None and known <= set(applied):
+            return
+        db = self.db
+        try:
+            db.raw("BEGIN")
+            db.raw("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
+            db.raw("CREATE TABLE IF NOT EXISTS schema_migrations (id BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)")
+            done = {r[0] for r in db.raw("SELECT id FROM schema_migrations").fetchall()}
+            for number, sql in PG_MIGRATIONS:
+                if number in done:
+                    continue
+                db.raw(sql)
+                if number == 1:
+                    from ..catalog import catalog_rows
+
+                    db["models"].insert_all(catalog_rows())
+                db.raw(f"INSERT INTO schema_migrations VALUES (%s, {NOW})", [number])
+            db.raw("COMMIT")
+        except BaseException as exc:
+            if not db.connection.closed:
+                db.connection.execute("ROLLBACK")
+            if isinstance(exc, PermissionDeniedError) or type(exc).__name__ == "InsufficientPrivilege":
+                raise PermissionDeniedError(
+                    f"the database role '{db.connection.info.user}' may not create the registry's tables in "
+                    f"{self.path}; nothing was changed. Open it once with the database's owner (or grant CREATE on "
+                    "the schema), then use this role") from None
+            raise
+
+    def _applied(self) -> list[int] | None:
+        """Applied migration ids, or ``None`` for a database without the registry's schema."""
+        if self.db.raw("SELECT to_regclass('schema_migrations')").fetchone()[0] is None:
+            return None
+        try:
+            return [r[0] for r in self.db.raw("SELECT id FROM schema_migrations ORDER BY id").fetchall()]
+        except PermissionDeniedError:
+            raise PermissionDeniedError(
+                f"the database role '{self.db.connection.info.user}' may not read the registry in {self.path}: "
+                "grant it SELECT on the registry's tables") from None
+
+    def schema_version(self) -> list[int]:
+        return self._applied() or []
+
+    # ------------------------------------------------------------------ search (the PostgreSQL dialect)
+    def search(self, query: str = "", order_by: str | None = None, limit: int | None = 50, offset: int = 0,
+               columns: Sequence[str] | None = None) -> pd.DataFrame:
+        visible, vparams = self._visible()
+        cols = ", ".join(f'"{c}"' for c in (columns or SEARCH_COLUMNS) if c in SEARCH_COLUMNS)
+        where, params = compile_query(query, dialect="postgresql")
+        sql = (f"SELECT {cols} FROM models WHERE {visible.replace('?', '%s')} AND {where} "
+               f"ORDER BY {compile_order(order_by, dialect='postgresql')}")
+        args = vparams + params
+        if limit is not None:
+            sql += " LIMIT %s OFFSET %s"
+            args += [int(limit), int(offset)]
+        cur = self.db.raw(sql, args)
+        return pd.DataFrame.from_records(cur.fetchall(), columns=[d.name for d in cur.description])
+
+    def count(self, query: str = "") -> int:
+        where, params = compile_query(query, dialect="postgresql")
+        visible, vparams = self._visible()
+        return self.db.raw(f"SELECT count(*) FROM models WHERE {visible.replace('?', '%s')} AND {where}",
+                           vparams + params).fetchone()[0]
+
+    # ------------------------------------------------------------------ artifacts through the store
+    def artifact_path(self, record: ModelRecord | DatasetRecord) -> Path:
+        if isinstance(self.artifacts, LocalArtifactStore):
+            return super().artifact_path(record)
+        super().artifact_path(record)  # the same "no stored file" error
+        return self.artifacts.local_path(record.artifact, getattr(record, "sha256", None))
