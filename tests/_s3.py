@@ -6,7 +6,6 @@ exactly as they would to S3, MinIO or Ceph, which is what the artifact store's t
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys

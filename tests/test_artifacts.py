@@ -7,7 +7,6 @@ import os
 import uuid
 
 import pytest
-from _s3 import s3_server  # noqa: F401  (fixture)
 
 from fmc_jupyter.errors import FmcError, InputError, NotFoundError
 from fmc_jupyter.registry.artifacts import (FsspecArtifactStore, LocalArtifactStore, content_path,
