@@ -323,6 +323,7 @@ class Dialect:
     true: str
 
 
+_INTEGER_KINDS = {"count", "pixels", "int"}  # fields stored in integer columns
 FTS_DRIVEN = "id IN (SELECT rowid FROM models_fts WHERE models_fts MATCH ?)"
 ORDER_DRIVEN = "+id IN (SELECT rowid FROM models_fts WHERE models_fts MATCH ?)"
 #: bare words on PostgreSQL: the GIN-indexed ``search_vector`` column (see registry/postgres_schema.py)
@@ -375,7 +376,10 @@ def _compile(node: Node, params: list[Any], text_sql: str, d: Dialect) -> str:
         if node.cmp == "!=":
             return f"({col} IS NULL OR {col} != {ph}{nocase})"
         return f"({col} = {ph}{nocase})"
-    params.append(node.value)
+    value = node.value
+    if d is POSTGRESQL and field.kind in _INTEGER_KINDS and float(value).is_integer():
+        value = int(value)  # an integer against a BIGINT column keeps its index usable (a float casts the column)
+    params.append(value)
     if node.cmp in ("<", "<=", ">", ">=") and d is SQLITE:
         # Unary + keeps ranges out of index selection: without STAT4, SQLite guesses every range keeps 1/4 of the
         # rows and picks a range index over the ORDER BY index, then sorts most of the table.

@@ -45,6 +45,8 @@ __all__ = ["PostgresRegistry", "redact_url", "WRITE_LOCK"]
 WRITE_LOCK = 0x666D63  # "fmc"
 _MIGRATION_LOCK = 0x666D64
 CONNECT_TIMEOUT_S = 10
+#: how long search() lets the planner's first-page plan run before it sorts the filtered matches instead
+ORDER_SCAN_BUDGET_MS = 3
 
 
 def redact_url(url: str) -> str:
@@ -106,6 +108,8 @@ class PostgresRegistry(Registry):
         self.artifacts_root = self.artifacts.root if isinstance(self.artifacts, LocalArtifactStore) else \
             Path(self.artifacts.cache)
         conn = _connect(url)
+        # registry queries are short index lookups: parallel workers cost more to start than they save
+        conn.execute("SET max_parallel_workers_per_gather = 0")
         info = conn.info
         self.db = PgDatabase(conn, key=f"{info.host}:{info.port}/{info.dbname}")
         try:
@@ -188,17 +192,41 @@ class PostgresRegistry(Registry):
     # ------------------------------------------------------------------ search (the PostgreSQL dialect)
     def search(self, query: str = "", order_by: str | None = None, limit: int | None = 50, offset: int = 0,
                columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """As on SQLite; compiled for PostgreSQL (tsvector full text, ILIKE, citext equality).
+
+        Two plans race for the first page, as on SQLite: the planner's own (usually walking the ORDER BY column's
+        index until ``limit`` matches are found: fast when many rows match) within a budget of
+        :data:`ORDER_SCAN_BUDGET_MS` (``statement_timeout``), else the filters first (GIN / bitmap index scans,
+        behind an ``OFFSET 0`` fence the planner cannot see through), then a sort of the matches: fast when few
+        rows match. The planner cannot tell these apart itself when columns are correlated (size and params) or
+        for prefix searches of rare words. Both plans give the same rows.
+        """
+        from psycopg import errors as pg_errors
+
         visible, vparams = self._visible()
         cols = ", ".join(f'"{c}"' for c in (columns or SEARCH_COLUMNS) if c in SEARCH_COLUMNS)
         where, params = compile_query(query, dialect="postgresql")
-        sql = (f"SELECT {cols} FROM models WHERE {visible.replace('?', '%s')} AND {where} "
-               f"ORDER BY {compile_order(order_by, dialect='postgresql')}")
+        order = compile_order(order_by, dialect="postgresql")
+        condition = f"{visible.replace('?', '%s')} AND {where}"
         args = vparams + params
+        page, page_args = "", []
         if limit is not None:
-            sql += " LIMIT %s OFFSET %s"
-            args += [int(limit), int(offset)]
-        cur = self.db.raw(sql, args)
-        return pd.DataFrame.from_records(cur.fetchall(), columns=[d.name for d in cur.description])
+            page, page_args = " LIMIT %s OFFSET %s", [int(limit), int(offset)]
+
+        def run(filters_first: bool) -> pd.DataFrame:
+            source = f"(SELECT * FROM models WHERE {condition} OFFSET 0) AS models" if filters_first else \
+                f"models WHERE {condition}"
+            cur = self.db.raw(f"SELECT {cols} FROM {source} ORDER BY {order}{page}", args + page_args)
+            return pd.DataFrame.from_records(cur.fetchall(), columns=[d.name for d in cur.description])
+
+        if limit is None or limit + offset > 1000:
+            return run(filters_first=True)
+        try:
+            with self.db.connection.transaction():  # a savepoint when called inside a write transaction
+                self.db.raw("SELECT set_config('statement_timeout', %s, true)", [str(ORDER_SCAN_BUDGET_MS)])
+                return run(filters_first=False)
+        except pg_errors.QueryCanceled:
+            return run(filters_first=True)
 
     def count(self, query: str = "") -> int:
         where, params = compile_query(query, dialect="postgresql")
