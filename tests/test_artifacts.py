@@ -34,8 +34,8 @@ def test_put_file_is_content_addressed_and_write_once(tmp_path, s3_server, kind)
     store = _stores(tmp_path, s3_server)[kind]
     data = os.urandom(3000)
     src = _file(tmp_path, "model.KERAS", data)
-    rel, digest = store.put_file(src, "models")
-    assert digest == hashlib.sha256(data).hexdigest()
+    rel, digest, created = store.put_file(src, "models")
+    assert created and digest == hashlib.sha256(data).hexdigest()
     assert rel == f"models/{digest[:2]}/{digest}.keras" == content_path("models", digest, ".KERAS")
     assert store.exists(rel)
     with store.open(rel) as fh:
@@ -44,9 +44,9 @@ def test_put_file_is_content_addressed_and_write_once(tmp_path, s3_server, kind)
     assert local.read_bytes() == data and sha256_file(local) == digest
     # the same content again: same path, nothing rewritten
     again = _file(tmp_path, "copy.keras", data)
-    assert store.put_file(again, "models") == (rel, digest)
+    assert store.put_file(again, "models") == (rel, digest, False)
     # other content: another path
-    other_rel, other_digest = store.put_file(_file(tmp_path, "b.keras", b"other"), "models")
+    other_rel, other_digest, _ = store.put_file(_file(tmp_path, "b.keras", b"other"), "models")
     assert other_rel != rel and other_digest != digest
     store.delete(rel)
     assert not store.exists(rel) and store.exists(other_rel)
@@ -81,7 +81,7 @@ def test_paths_outside_the_store_are_refused(tmp_path, rel):
 
 def test_remote_copy_is_checked_against_its_sha256(tmp_path, s3_server):
     store = _stores(tmp_path, s3_server)["s3"]
-    rel, digest = store.put_file(_file(tmp_path, "m.tflite", b"genuine bytes"), "models")
+    rel, digest, _ = store.put_file(_file(tmp_path, "m.tflite", b"genuine bytes"), "models")
     # someone overwrites the object behind the registry's back
     with store.fs.open(store._path(rel), "wb") as fh:
         fh.write(b"tampered bytes")
@@ -104,7 +104,7 @@ def test_configuration_chooses_the_store(tmp_path, s3_server, monkeypatch):
         monkeypatch.setenv(key, value)
     store = open_artifact_store(None, default=tmp_path / "ignored")
     assert isinstance(store, FsspecArtifactStore) and store.url == f"s3://{bucket}/prefix"
-    rel, _ = store.put_file(_file(tmp_path, "x.npz", b"numbers"), "datasets")
+    rel, _, _ = store.put_file(_file(tmp_path, "x.npz", b"numbers"), "datasets")
     import boto3
 
     client = boto3.client("s3", endpoint_url=s3_server.endpoint, aws_access_key_id=s3_server.key,

@@ -18,6 +18,10 @@ from fmc_jupyter.errors import (InputError, NotFoundError, PermissionDeniedError
 from fmc_jupyter.registry import Registry, open_registry
 from fmc_jupyter.registry.postgres import PostgresRegistry, redact_url
 from fmc_jupyter.registry.postgres_db import translate
+from fmc_jupyter.registry.postgres_schema import PG_MIGRATIONS
+from fmc_jupyter.registry.schema import MIGRATIONS
+
+KNOWN = [number for number, _ in PG_MIGRATIONS]
 
 FAMILIES = ["mobilenet", "resnet", "efficientnet", "vgg"]
 DOMAINS = ["natural", "Medical", "satellite", "birds"]
@@ -119,6 +123,10 @@ def test_text_and_case_insensitive_lookups(both):
     assert pg.db.execute("SELECT count(*) FROM models").fetchone()[0] == 400 + 64  # the table is intact
 
 
+def test_migrations_match_the_embedded_ones():
+    assert KNOWN == sorted(number for number, _ in MIGRATIONS)
+
+
 def test_translation_of_the_shared_sql():
     assert translate("SELECT * FROM m WHERE a = ? AND b LIKE '100%?'") == \
         "SELECT * FROM m WHERE a = %s AND b LIKE '100%%?'"
@@ -158,7 +166,7 @@ def test_a_newer_schema_is_refused_untouched(postgres_server, tmp_path):
     with pytest.raises(SchemaVersionError, match=r"\[999\].*Upgrade fmc_jupyter"):
         open_registry(url, user="alice")
     rows = postgres_server.sql("SELECT id FROM schema_migrations ORDER BY id", url.rsplit("/", 1)[1])
-    assert [r[0] for r in rows] == [1, 7, 8, 999]
+    assert [r[0] for r in rows] == KNOWN + [999]
 
 
 def test_a_read_only_role_reads_but_cannot_write_or_migrate(postgres_server, tmp_path):
@@ -212,8 +220,8 @@ def test_concurrent_writer_processes_lose_and_double_nothing(postgres_server, tm
     check = postgres_server.sql("SELECT count(*), count(DISTINCT id) FROM runs WHERE status = 'finished'",
                                 url.rsplit("/", 1)[1])
     assert check == [(procs * runs, procs * runs)]
-    assert postgres_server.sql("SELECT id FROM schema_migrations ORDER BY id", url.rsplit("/", 1)[1]) == \
-        [(1,), (7,), (8,)]
+    assert [r[0] for r in postgres_server.sql("SELECT id FROM schema_migrations ORDER BY id",
+                                              url.rsplit("/", 1)[1])] == KNOWN
 
 
 def test_same_dataset_from_two_registries_is_stored_once(postgres_server, tmp_path):

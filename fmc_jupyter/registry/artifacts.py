@@ -3,6 +3,7 @@
 A file is written under a temporary name in its final folder, flushed and fsynced, then renamed
 over the final name (``os.replace`` is atomic on POSIX), and the folder is fsynced. A crash
 therefore leaves either nothing or a complete file under the final name, never half a file.
+Folders are created with ``dir_mode`` and files get ``file_mode`` (private by default: 0700/0600).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from typing import Any, BinaryIO
 
 from ..errors import FmcError, InputError, NotFoundError
 
-__all__ = ["write_atomic", "store_file", "sha256_file", "content_path", "ArtifactStore", "LocalArtifactStore",
-           "FsspecArtifactStore", "open_artifact_store"]
+__all__ = ["write_atomic", "store_file", "sha256_file", "make_dirs", "content_path", "ArtifactStore",
+           "LocalArtifactStore", "FsspecArtifactStore", "open_artifact_store"]
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -32,12 +33,22 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def write_atomic(dest: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+def make_dirs(folder: Path, dir_mode: int = 0o700) -> None:
+    """Create ``folder`` and its missing parents with exactly ``dir_mode`` (whatever the umask)."""
+    missing = [p for p in [folder, *folder.parents] if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True, mode=dir_mode)
+    for p in missing:
+        os.chmod(p, dir_mode)
+
+
+def write_atomic(dest: str | os.PathLike, write: Callable[[BinaryIO], None], dir_mode: int = 0o700,
+                 file_mode: int = 0o600) -> Path:
     """Create ``dest`` from ``write(fh)`` so that it appears complete or not at all."""
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(dest.parent, dir_mode)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     try:
+        os.fchmod(fd, file_mode)
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
@@ -54,20 +65,22 @@ def write_atomic(dest: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     return dest
 
 
-def store_file(src: str | os.PathLike, root: Path, kind: str) -> tuple[str, str]:
-    """Copy ``src`` into ``root/kind/<sha256>.<ext>``; returns ``(relative path, sha256)``.
+def store_file(src: str | os.PathLike, root: Path, kind: str, dir_mode: int = 0o700,
+               file_mode: int = 0o600) -> tuple[str, str, bool]:
+    """Copy ``src`` into ``root/kind/<sha256>.<ext>``; returns ``(relative path, sha256, created)``.
 
-    Storing the same content twice is a no-op that returns the existing path.
+    Storing the same content twice is a no-op that returns the existing path (``created`` False).
     """
     src = Path(src)
     digest = sha256_file(src)
     suffix = "".join(src.suffixes[-1:]).lower()
     rel = f"{kind}/{digest[:2]}/{digest}{suffix}"
     dest = root / rel
-    if not dest.exists():
-        with open(src, "rb") as fin:
-            write_atomic(dest, lambda fout: shutil.copyfileobj(fin, fout, 1 << 20))
-    return rel, digest
+    if dest.exists():
+        return rel, digest, False
+    with open(src, "rb") as fin:
+        write_atomic(dest, lambda fout: shutil.copyfileobj(fin, fout, 1 << 20), dir_mode, file_mode)
+    return rel, digest, True
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -121,18 +134,20 @@ class ArtifactStore:
         """Remove ``rel`` if present (only when no record refers to it any more)."""
         raise NotImplementedError
 
-    def put_file(self, src: str | os.PathLike, kind: str) -> tuple[str, str]:
-        """Copy ``src`` into the store as ``kind/<hh>/<sha256><ext>``; returns ``(relative path, sha256)``.
+    def put_file(self, src: str | os.PathLike, kind: str) -> tuple[str, str, bool]:
+        """Copy ``src`` into the store as ``kind/<hh>/<sha256><ext>``; returns ``(relative path, sha256, created)``.
 
-        Storing the same content twice writes nothing the second time and returns the same path.
+        Storing the same content twice writes nothing the second time and returns the same path (``created``
+        False), like :func:`store_file`.
         """
         src = Path(src)
         digest = sha256_file(src)
         rel = content_path(kind, digest, "".join(src.suffixes[-1:]))
-        if not self.exists(rel):
-            with open(src, "rb") as fin:
-                self.write(rel, lambda fout: shutil.copyfileobj(fin, fout, 1 << 20))
-        return rel, digest
+        if self.exists(rel):
+            return rel, digest, False
+        with open(src, "rb") as fin:
+            self.write(rel, lambda fout: shutil.copyfileobj(fin, fout, 1 << 20))
+        return rel, digest, True
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
@@ -146,9 +161,10 @@ class LocalArtifactStore(ArtifactStore):
     content-addressed names mean two writers of the same name write the same bytes.
     """
 
-    def __init__(self, root: str | os.PathLike):
+    def __init__(self, root: str | os.PathLike, dir_mode: int = 0o700, file_mode: int = 0o600):
         self.root = Path(root).expanduser().resolve()
         self.url = str(self.root)
+        self.dir_mode, self.file_mode = dir_mode, file_mode
 
     def _path(self, rel: str) -> Path:
         return self.root / _check_rel(rel)
@@ -157,7 +173,7 @@ class LocalArtifactStore(ArtifactStore):
         return self._path(rel).is_file()
 
     def write(self, rel: str, write: Callable[[BinaryIO], None]) -> str:
-        write_atomic(self._path(rel), write)
+        write_atomic(self._path(rel), write, self.dir_mode, self.file_mode)
         return rel
 
     def open(self, rel: str) -> BinaryIO:

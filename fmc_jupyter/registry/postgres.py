@@ -21,28 +21,25 @@ schema or change rows :class:`~fmc_jupyter.errors.PermissionDeniedError`. Migrat
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pandas as pd
 
-from ..config import current_user, default_registry_path
+from ..config import current_user, default_registry_path, registry_modes
 from ..errors import FmcError, InputError, PermissionDeniedError, RegistryUnavailableError, SchemaVersionError
 from ..query import compile_order, compile_query
-from ..records import DatasetRecord, ModelRecord
+from . import fields
+from .access import CATALOG_OWNER, Access
 from .artifacts import ArtifactStore, LocalArtifactStore, open_artifact_store
 from .postgres_schema import NOW, PG_MIGRATIONS
-from .registry import CATALOG_OWNER, SEARCH_COLUMNS, Registry
+from .registry import SEARCH_COLUMNS, Registry
 
-__all__ = ["PostgresRegistry", "redact_url", "WRITE_LOCK"]
+__all__ = ["PostgresRegistry", "redact_url"]
 
-#: the advisory-lock key every write transaction holds (any constant; the same in every process)
-WRITE_LOCK = 0x666D63  # "fmc"
 _MIGRATION_LOCK = 0x666D64
 CONNECT_TIMEOUT_S = 10
 #: how long search() lets the planner's first-page plan run before it sorts the filtered matches instead
@@ -96,27 +93,37 @@ class PostgresRegistry(Registry):
         from .postgres_db import PgDatabase
 
         if not isinstance(url, str) or urlsplit(url).scheme not in ("postgresql", "postgres"):
-            raise InputError(f"a PostgreSQL registry is named by a postgresql:// URL, not {url!r}")
+            raise InputError(f"a PostgreSQL registry is named by a postgresql:// URL, not {url!r:.80}")
+        self.user = user or current_user()
+        if not isinstance(self.user, str) or not self.user.strip() or self.user.lower() == CATALOG_OWNER \
+                or "/" in self.user:
+            raise InputError(f"'{self.user}' cannot be used as a user name")
         self.url = url
         self.path = redact_url(url)
-        self.user = user or current_user()
-        if not self.user or self.user == CATALOG_OWNER:
-            raise InputError(f"'{self.user}' cannot be used as a user name")
-        self.artifacts = open_artifact_store(artifacts, default=default_registry_path().parent / "artifacts")
-        # the embedded code writes into ``artifacts_root``: the store's folder (an fsspec store keeps a local
-        # staging folder there and uploads through the store)
+        self.dir_mode, self.file_mode = registry_modes()
+        target = artifacts if artifacts is not None else \
+            os.environ.get("FMC_ARTIFACTS") or default_registry_path().parent / "artifacts"
+        if not isinstance(target, ArtifactStore) and "://" not in os.fspath(target):
+            target = LocalArtifactStore(target, self.dir_mode, self.file_mode)
+        self.artifacts = open_artifact_store(target)
+        # reports and other local files of a run go beside the store's folder (an fsspec store: its local cache)
         self.artifacts_root = self.artifacts.root if isinstance(self.artifacts, LocalArtifactStore) else \
             Path(self.artifacts.cache)
+        self._depth = 0
+        self._hold = False
+        self._after_commit = []
+        self._before_commit = None
         conn = _connect(url)
-        # registry queries are short index lookups: parallel workers cost more to start than they save
-        conn.execute("SET max_parallel_workers_per_gather = 0")
-        info = conn.info
-        self.db = PgDatabase(conn, key=f"{info.host}:{info.port}/{info.dbname}")
         try:
+            # registry queries are short index lookups: parallel workers cost more to start than they save
+            conn.execute("SET max_parallel_workers_per_gather = 0")
+            info = conn.info
+            self.db = PgDatabase(conn, key=f"{info.host}:{info.port}/{info.dbname}")
             self._migrate()
         except BaseException:
             conn.close()
             raise
+        self.access = Access(self._rows, self.user)
 
     def __repr__(self) -> str:
         return f"PostgresRegistry({self.path!r}, user={self.user!r})"
@@ -124,20 +131,7 @@ class PostgresRegistry(Registry):
     # ------------------------------------------------------------------ transactions and schema
     @staticmethod
     def _retry(fn, attempts: int = 1):
-        return fn()
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[Any]:
-        """One write transaction: all of it lands, or none of it; writers serialise on :data:`WRITE_LOCK`."""
-        self.db.raw("BEGIN")
-        try:
-            self.db.raw("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
-            yield self.db
-        except BaseException:
-            if not self.db.connection.closed:
-                self.db.connection.execute("ROLLBACK")
-            raise
-        self.db.raw("COMMIT")
+        return fn()  # PostgreSQL waits for locks itself; nothing to retry
 
     def _migrate(self) -> None:
         applied = self._applied()
@@ -164,6 +158,8 @@ class PostgresRegistry(Registry):
 
                     db["models"].insert_all(catalog_rows())
                 db.raw(f"INSERT INTO schema_migrations VALUES (%s, {NOW})", [number])
+            if db.raw("SELECT to_regclass('registry_changes')").fetchone()[0] is not None:
+                db.raw("UPDATE registry_changes SET count = count + 1 WHERE id = 1")
             db.raw("COMMIT")
         except BaseException as exc:
             if not db.connection.closed:
@@ -189,6 +185,19 @@ class PostgresRegistry(Registry):
     def schema_version(self) -> list[int]:
         return self._applied() or []
 
+    # ------------------------------------------------------------------ requests of the registry service
+    def request_answer(self, request_id: str) -> str | None:
+        row = self.db.raw('SELECT "user", result FROM service_requests WHERE id = %s', [request_id]).fetchone()
+        if row is None:
+            return None
+        if str(row[0]).lower() != self.user.lower():
+            raise InputError("that request id was used by someone else; send a fresh one")
+        return row[1]
+
+    def record_request(self, request_id: str, method: str, answer: str) -> None:
+        self.db.raw('INSERT INTO service_requests (id, "user", method, result) VALUES (%s, %s, %s, %s)',
+                    [request_id, self.user, method, answer])
+
     # ------------------------------------------------------------------ search (the PostgreSQL dialect)
     def search(self, query: str = "", order_by: str | None = None, limit: int | None = 50, offset: int = 0,
                columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -203,21 +212,31 @@ class PostgresRegistry(Registry):
         """
         from psycopg import errors as pg_errors
 
+        limit, offset = fields.limit_offset(limit, offset)
+        cols = ", ".join(f'"{c}"' for c in fields.columns(columns, SEARCH_COLUMNS))
+        if query is not None and not isinstance(query, str):
+            raise InputError(f"a query is text such as 'family=mobilenet and params<5M', not {query!r:.60}")
+        if order_by is not None and not isinstance(order_by, str):
+            raise InputError(f"order_by is text such as '-top1, params', not {order_by!r:.60}")
         visible, vparams = self._visible()
-        cols = ", ".join(f'"{c}"' for c in (columns or SEARCH_COLUMNS) if c in SEARCH_COLUMNS)
-        where, params = compile_query(query, dialect="postgresql")
+        where, params = compile_query(query or "", dialect="postgresql")
         order = compile_order(order_by, dialect="postgresql")
         condition = f"{visible.replace('?', '%s')} AND {where}"
         args = vparams + params
         page, page_args = "", []
-        if limit is not None:
-            page, page_args = " LIMIT %s OFFSET %s", [int(limit), int(offset)]
+        if limit is not None or offset:
+            page, page_args = " LIMIT %s OFFSET %s", [limit, offset]  # LIMIT NULL: no limit
 
         def run(filters_first: bool) -> pd.DataFrame:
             source = f"(SELECT * FROM models WHERE {condition} OFFSET 0) AS models" if filters_first else \
                 f"models WHERE {condition}"
             cur = self.db.raw(f"SELECT {cols} FROM {source} ORDER BY {order}{page}", args + page_args)
-            return pd.DataFrame.from_records(cur.fetchall(), columns=[d.name for d in cur.description])
+            names = [d.name for d in cur.description]
+            rows = cur.fetchall()
+            if "parent_id" in names:
+                masked = self.access.mask_models([dict(zip(names, r)) for r in rows])
+                rows = [tuple(r[n] for n in names) for r in masked]
+            return pd.DataFrame.from_records(rows, columns=names)
 
         if limit is None or limit + offset > 1000:
             return run(filters_first=True)
@@ -229,14 +248,9 @@ class PostgresRegistry(Registry):
             return run(filters_first=True)
 
     def count(self, query: str = "") -> int:
-        where, params = compile_query(query, dialect="postgresql")
+        if query is not None and not isinstance(query, str):
+            raise InputError(f"a query is text such as 'family=mobilenet and params<5M', not {query!r:.60}")
+        where, params = compile_query(query or "", dialect="postgresql")
         visible, vparams = self._visible()
         return self.db.raw(f"SELECT count(*) FROM models WHERE {visible.replace('?', '%s')} AND {where}",
                            vparams + params).fetchone()[0]
-
-    # ------------------------------------------------------------------ artifacts through the store
-    def artifact_path(self, record: ModelRecord | DatasetRecord) -> Path:
-        if isinstance(self.artifacts, LocalArtifactStore):
-            return super().artifact_path(record)
-        super().artifact_path(record)  # the same "no stored file" error
-        return self.artifacts.local_path(record.artifact, getattr(record, "sha256", None))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import re
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -25,8 +24,12 @@ from psycopg import errors as pg_errors
 
 from ..errors import PermissionDeniedError, RegistryUnavailableError
 from .postgres_schema import NOW
+from .sqlite_driver import dbapi as sqlite3  # the SQLite module whose IntegrityError the shared code catches
 
-__all__ = ["PgDatabase", "PgTable", "PgIntegrityError", "translate"]
+__all__ = ["PgDatabase", "PgTable", "PgIntegrityError", "translate", "WRITE_LOCK"]
+
+#: the advisory-lock key every write transaction holds (any constant; the same in every process and host)
+WRITE_LOCK = 0x666D63  # "fmc"
 
 #: SQLite spellings in the shared SQL and their PostgreSQL equivalents (applied outside string literals)
 _REWRITES: list[tuple[re.Pattern, str]] = [
@@ -164,7 +167,14 @@ class PgDatabase:
         return self.guard(lambda: self.connection.execute(sql, list(params)))
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
-        """Execute the registry's shared SQL (``?`` parameters), translated by :func:`translate`."""
+        """Execute the registry's shared SQL (``?`` parameters), translated by :func:`translate`.
+
+        ``BEGIN IMMEDIATE`` (SQLite: a transaction that takes the write lock at once) becomes ``BEGIN`` plus the
+        transaction-scoped advisory lock :data:`WRITE_LOCK` that every writer of the database takes.
+        """
+        if sql.strip().upper() == "BEGIN IMMEDIATE":
+            self.raw("BEGIN")
+            return self.raw("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
         return self.raw(translate(sql), params)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:

@@ -224,5 +224,26 @@ CREATE TABLE service_requests (
 CREATE INDEX service_requests_created ON service_requests(created_at);
 """
 
+# 9: model lines are (owner, name): versions unique per owner's line; an alias belongs to its line's owner
+_V9 = """
+ALTER TABLE models DROP CONSTRAINT models_name_version_key;
+ALTER TABLE models ADD CONSTRAINT models_owner_name_version_key UNIQUE (owner, name, version);
+CREATE INDEX models_name ON models(name, version);
+ALTER TABLE aliases ADD COLUMN owner CITEXT;
+UPDATE aliases a SET owner = m.owner FROM models m WHERE m.id = a.model_id;
+ALTER TABLE aliases ALTER COLUMN owner SET NOT NULL;
+ALTER TABLE aliases DROP CONSTRAINT aliases_pkey;
+ALTER TABLE aliases ADD PRIMARY KEY (owner, name, alias);
+"""
+
+# 10: a counter bumped by every committed change (change_count: the panel's live refresh)
+_V10 = """
+CREATE TABLE registry_changes (
+    id BIGINT PRIMARY KEY CHECK (id = 1),
+    count BIGINT NOT NULL
+);
+INSERT INTO registry_changes (id, count) VALUES (1, 0);
+"""
+
 #: (number, SQL), the same numbers as :data:`.schema.MIGRATIONS`. Migration 1 also seeds the catalog.
-PG_MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (7, _V7), (8, _V8)]
+PG_MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (7, _V7), (8, _V8), (9, _V9), (10, _V10)]
