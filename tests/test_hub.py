@@ -446,3 +446,27 @@ def test_the_panel_stamp_moves_when_anyone_changes_the_team_registry(hub, panels
     assert int(after) > int(before)
     comments = _panel(hub, panels, "alice", f"models/{catalog.id}/comments").json()
     assert ("bob", "seen from alice's panel") in [(c["author"], c["text"]) for c in comments]
+
+
+@pytest.mark.slow
+def test_selfcheck_passes_on_the_live_hub_and_fails_without_the_scope(hub, panels):
+    """``python -m fmc_jupyter selfcheck`` against THIS deployment: the service, alice's token, her panel."""
+    import subprocess
+    import sys
+
+    def selfcheck(token: str) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("FMC_REGISTRY", "JUPYTERHUB_"))}
+        env.update(FMC_REGISTRY_URL=hub.service_url(), JUPYTERHUB_API_TOKEN=token,
+                   JUPYTERHUB_SERVICE_URL=panels["alice"].removesuffix("fmc/api/"))
+        return subprocess.run([sys.executable, "-m", "fmc_jupyter", "selfcheck"], capture_output=True, text=True,
+                              env=env, timeout=120)
+
+    ok = selfcheck(hub.tokens["alice"])
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    for row in ("service reachable", "service accepts the token", "token scopes", "registry round trip",
+                "panel wired to the service"):
+        assert any(line.startswith(row) and " PASS " in line for line in ok.stdout.splitlines()), (row, ok.stdout)
+    assert "signed in as alice" in ok.stdout and f"serves {hub.service_url()} as alice" in ok.stdout
+    narrow = hub.create_user("alice", scopes=["read:users:name!user=alice", "access:servers!user=alice"])
+    bad = selfcheck(narrow)
+    assert bad.returncode == 1 and "lacks the scope access:services!service=fmc-registry" in bad.stdout
