@@ -470,3 +470,13 @@ def test_selfcheck_passes_on_the_live_hub_and_fails_without_the_scope(hub, panel
     narrow = hub.create_user("alice", scopes=["read:users:name!user=alice", "access:servers!user=alice"])
     bad = selfcheck(narrow)
     assert bad.returncode == 1 and "lacks the scope access:services!service=fmc-registry" in bad.stdout
+
+
+@pytest.mark.slow
+def test_owner_qualified_names_reach_the_panel_as_one_encoded_segment(hub, panels, private_model):
+    record, _ = private_model
+    r = _panel(hub, panels, "alice", "models/alice%2Falice-secret-net")  # what the panel's refPath() sends
+    assert r.status_code == 200 and r.json()["id"] == record.id
+    hidden, absent = _panel(hub, panels, "bob", "models/alice%2Falice-secret-net"), \
+        _panel(hub, panels, "bob", "models/alice%2Fno-such-net")
+    assert hidden.status_code == absent.status_code == 404 and hidden.json()["error"] == "NotFoundError"

@@ -322,3 +322,23 @@ async def test_registry_calls_never_block_the_server(api, seeded):
         release()
         safety.cancel()
     assert {m["name"] for m in (await search)["models"]} == {"alice-net"}
+
+
+def test_the_rest_api_document_lists_every_route():
+    """docs/rest-api.md names each route of ROUTES with each of its methods (and nothing the code lacks)."""
+    import re
+    from pathlib import Path
+
+    from fmc_jupyter.server.handlers import ROUTES
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "rest-api.md").read_text()
+    documented = set(re.findall(r"^\| `(GET|POST|PUT|PATCH|DELETE) /fmc/api/([^`?]*)", doc, re.M))
+    expected = set()
+    for pattern, handler in ROUTES:
+        path = pattern.replace("(?P<ref>[^/]+)", "{ref}").replace("(?P<run_id>[^/]+)", "{id}")
+        paths = [path.replace("(?P<action>publish|unpublish)", a) for a in ("publish", "unpublish")] \
+            if "(?P<action>" in path else [path]
+        for method in ("get", "post", "put", "patch", "delete"):
+            if method in handler.__dict__:
+                expected |= {(method.upper(), p) for p in paths}
+    assert documented == expected
