@@ -310,7 +310,7 @@ class Registry(LineageMixin, RegistryInterface):
         cols = ", ".join(f'"{c}"' for c in fields.columns(columns, SEARCH_COLUMNS))
         visible, vparams = self._visible()
         _query_text(query)
-        fields.text(order_by, "order_by", max_chars=1000)
+        fields.text(order_by, "order_by", max_chars=1000, example="-top1")
 
         def run(text_sql: str, use_index: bool) -> pd.DataFrame:
             where, params = compile_query(query or "", text_sql)
