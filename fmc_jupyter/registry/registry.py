@@ -38,7 +38,7 @@ from ..query import FTS_DRIVEN, ORDER_DRIVEN, compile_order, compile_query
 from ..records import DatasetRecord, ModelRecord, RunRecord, record_from_row
 from . import fields
 from .access import CATALOG_OWNER, Access, not_found_model
-from .artifacts import make_dirs, store_file, write_atomic
+from .artifacts import LocalArtifactStore, make_dirs
 from .interface import RegistryInterface
 from .lineage import LineageMixin
 from .schema import MIGRATIONS
@@ -104,6 +104,7 @@ class Registry(LineageMixin, RegistryInterface):
         self.path = _checked_path(path)
         self.dir_mode, self.file_mode = registry_modes()
         self.artifacts_root = self.path.parent / f"{self.path.stem}-artifacts"
+        self.artifacts = LocalArtifactStore(self.artifacts_root, self.dir_mode, self.file_mode)
         _make_private_dir(self.path.parent, self.dir_mode)
         fs = network_filesystem(self.path)
         if fs:
@@ -372,7 +373,7 @@ class Registry(LineageMixin, RegistryInterface):
             raise InputError(f"artifact_path takes a model or dataset record, not {type(record).__name__}")
         if not record.artifact:
             raise NotFoundError(f"{getattr(record, 'ref', record.name)} has no stored file (it is built from its source)")
-        return self.artifacts_root / record.artifact
+        return self.artifacts.local_path(record.artifact, getattr(record, "sha256", None))
 
     def _owned(self, ref: Any, action: str) -> ModelRecord:
         return record_from_row(ModelRecord, self.access.owned_model_row(ref, action))
@@ -465,7 +466,7 @@ class Registry(LineageMixin, RegistryInterface):
         info = {**info, **fields.check_fields(fields.FACT_FIELDS, {k: v for k, v in info.items()
                                                                   if k in fields.FACT_FIELDS}, "inspected facts")}
         labels = meta.get("labels")
-        rel, digest, created = store_file(src, self.artifacts_root, "models", self.dir_mode, self.file_mode)
+        rel, digest, created = self.artifacts.put_file(src, "models")
         try:
             return self._insert_model(src, line, version_of=parent_row, meta=meta, info=info, labels=labels,
                                       run_row=run_row, rel=rel, digest=digest, checkpoint_epoch=checkpoint_epoch)
@@ -477,7 +478,7 @@ class Registry(LineageMixin, RegistryInterface):
     def _remove_unreferenced(self, table: str, rel: str) -> None:
         """Remove a stored file that no row names (the row that would have named it was refused)."""
         if not self.db.execute(f"SELECT 1 FROM {table} WHERE artifact = ? LIMIT 1", [rel]).fetchone():
-            (self.artifacts_root / rel).unlink(missing_ok=True)
+            self.artifacts.delete(rel)
 
     def _insert_model(self, src: Path, line: str, *, version_of: dict[str, Any] | None, meta: dict[str, Any],
                       info: dict[str, Any], labels: list[str] | None, run_row: dict[str, Any] | None, rel: str,
@@ -547,7 +548,7 @@ class Registry(LineageMixin, RegistryInterface):
             db.execute("DELETE FROM models WHERE id = ?", [record.id])
             still_used = db.execute("SELECT 1 FROM models WHERE artifact = ? LIMIT 1", [record.artifact]).fetchone()
             if record.artifact and not still_used:
-                self.after_commit((self.artifacts_root / record.artifact).unlink)
+                self.after_commit(lambda rel=record.artifact: self.artifacts.delete(rel))
 
     # ------------------------------------------------------------------ datasets
     def add_dataset(self, x, y, name: str, class_names: Sequence[str] | None = None, *, description: str = "",
@@ -575,11 +576,10 @@ class Registry(LineageMixin, RegistryInterface):
                "image_shape": _json(list(images.shape[1:])), "num_classes": data.num_classes,
                "class_names": _json(list(data.class_names)), "class_counts": _json(counts), "source": source,
                "description": description, "artifact": rel, "created_by": self.user}
-        dest = self.artifacts_root / rel
-        created = not dest.exists()
+        created = not self.artifacts.exists(rel)
         if created:
-            write_atomic(dest, lambda fh: np.savez(fh, x=images, y=data.y, class_names=np.array(data.class_names)),
-                         self.dir_mode, self.file_mode)
+            self.artifacts.write(rel, lambda fh: np.savez(fh, x=images, y=data.y,
+                                                          class_names=np.array(data.class_names)))
         try:
             with self.transaction() as db:
                 dataset_id = db["datasets"].insert(row).last_pk

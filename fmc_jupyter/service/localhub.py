@@ -59,8 +59,8 @@ c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
 c.ConfigurableHTTPProxy.pid_file = "{workdir}/proxy.pid"
 c.JupyterHub.services = [
     {{"name": "fmc-registry", "url": "http://127.0.0.1:{service_port}",
-      "command": [sys.executable, "-m", "fmc_jupyter.service", "--db", "{workdir}/registry/registry.db"],
-      "environment": {{"PYTHONPATH": {pythonpath!r}, "FMC_SERVICE_THREADS": "{threads}"}},
+      "command": [sys.executable, "-m", "fmc_jupyter.service", "--registry", {registry!r}],
+      "environment": {{"PYTHONPATH": {pythonpath!r}, "FMC_SERVICE_THREADS": "{threads}", **{extra_env!r}}},
       "oauth_no_confirm": True}},
     {{"name": "fmc-registry-ext", "url": "http://127.0.0.1:{ext_port}", "api_token": {ext_token!r},
       "oauth_client_id": "service-fmc-registry-ext",
@@ -79,8 +79,12 @@ c.JupyterHub.load_roles = [
 class LocalHub:
     """A JupyterHub + proxy + registry services under ``workdir``; use as a context manager."""
 
-    def __init__(self, workdir: str | os.PathLike, *, threads: int = 4, proxy_command: str | None = None):
+    def __init__(self, workdir: str | os.PathLike, *, threads: int = 4, proxy_command: str | None = None,
+                 registry: str | None = None, artifacts: str | None = None):
+        """``registry``: one registry both services serve (``postgresql://...``: two replicas of one registry;
+        then ``artifacts``, their shared ``FMC_ARTIFACTS``); default: each its own SQLite file under ``workdir``."""
         self.workdir = Path(workdir).resolve()
+        self.registry, self.artifacts = registry, artifacts
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.chp = proxy_command or find_proxy_command()
         if not self.chp:
@@ -102,7 +106,8 @@ class LocalHub:
         config.write_text(_CONFIG.format(
             port=self.port, hub_port=self.hub_port, proxy_api_port=self.proxy_api_port, workdir=self.workdir,
             chp=self.chp, service_port=self.service_port, ext_port=self.ext_port, ext_token=self.ext_token,
-            admin_token=self.admin_token, pythonpath=str(_REPO), threads=self.threads))
+            admin_token=self.admin_token, pythonpath=str(_REPO), threads=self.threads,
+            registry=self.registry or f"{self.workdir}/registry/registry.db", extra_env=self._extra_env()))
         self.start_external()  # first: the hub waits for external services it cannot reach
         env = {**os.environ, "PYTHONPATH": str(_REPO)}
         env.pop("JUPYTERHUB_API_TOKEN", None)
@@ -182,6 +187,9 @@ class LocalHub:
             body["scopes"] = scopes
         return self.api("POST", f"users/{name}/tokens", body)["token"]
 
+    def _extra_env(self) -> dict[str, str]:
+        return {"FMC_ARTIFACTS": self.artifacts} if self.artifacts else {}
+
     def service_url(self, name: str = "fmc-registry") -> str:
         return f"{self.url}/services/{name}/"
 
@@ -200,11 +208,11 @@ class LocalHub:
                "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{self.ext_port}",
                "JUPYTERHUB_CLIENT_ID": "service-fmc-registry-ext", "JUPYTERHUB_BASE_URL": "/",
                "JUPYTERHUB_OAUTH_CALLBACK_URL": f"{prefix}oauth_callback",
-               "FMC_SERVICE_THREADS": str(self.threads)}
+               "FMC_SERVICE_THREADS": str(self.threads), **self._extra_env()}
+        target = self.registry or str(self.workdir / "registry-ext" / "registry.db")
         with open(self.workdir / "service-ext.log", "ab") as log:
             self.external = subprocess.Popen(
-                [sys.executable, "-m", "fmc_jupyter.service", "--db", str(self.workdir / "registry-ext" /
-                                                                           "registry.db")],
+                [sys.executable, "-m", "fmc_jupyter.service", "--registry", target],
                 cwd=self.workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while not self._service_up("fmc-registry-ext", f"http://127.0.0.1:{self.ext_port}"):
