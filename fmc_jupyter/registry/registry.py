@@ -122,6 +122,7 @@ class Registry(LineageMixin, RegistryInterface):
             self._depth = 0
             self._hold = False
             self._after_commit: list[Callable[[], None]] = []
+            self._on_rollback: list[Callable[[], None]] = []
             self._before_commit: Callable[[], None] | None = None
             self._migrate()
             conn.execute("PRAGMA foreign_keys = ON")
@@ -212,30 +213,41 @@ class Registry(LineageMixin, RegistryInterface):
 
         ``before_commit()`` runs inside it just before the commit (the registry service records the request id
         and answer there, so a retried request is never applied twice). Slow work before the first change
-        (inspecting and copying a model file) does not hold the write lock.
+        (inspecting and copying a model file) does not hold the write lock. If it does not commit, the files
+        stored for it are removed again (:meth:`on_rollback`).
         """
         if self._hold or self._depth:
             raise FmcError("one_transaction() cannot be nested")
-        self._hold, self._before_commit = True, before_commit
+        self._hold, self._before_commit, self._on_rollback = True, before_commit, []
         try:
-            yield
-        except BaseException:
-            if self._depth:
-                self._depth = 0
-                self.db.conn.execute("ROLLBACK")
-                self._after_commit.clear()
-            raise
-        finally:
-            self._hold = False
-        try:
+            try:
+                yield
+            finally:
+                self._hold = False
             if self._depth:
                 self._depth = 0
                 self._commit()
             elif before_commit is not None:  # nothing changed (e.g. the same dataset again): record the answer
                 with self.transaction():
                     pass
+        except BaseException:
+            if self._depth:
+                self._depth = 0
+                self.db.conn.execute("ROLLBACK")
+            self._after_commit.clear()
+            undo, self._on_rollback = self._on_rollback, []
+            for action in undo:
+                with contextlib.suppress(Exception):
+                    action()
+            raise
         finally:
             self._before_commit = None
+            self._on_rollback = []
+
+    def on_rollback(self, action: Callable[[], None]) -> None:
+        """Inside :meth:`one_transaction`: run ``action`` (remove a stored file) if it does not commit."""
+        if self._hold:
+            self._on_rollback.append(action)
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` (removing a file) once the current transaction has committed."""
@@ -467,6 +479,8 @@ class Registry(LineageMixin, RegistryInterface):
                                                                   if k in fields.FACT_FIELDS}, "inspected facts")}
         labels = meta.get("labels")
         rel, digest, created = self.artifacts.put_file(src, "models")
+        if created:
+            self.on_rollback(lambda: self._remove_unreferenced("models", rel))
         try:
             return self._insert_model(src, line, version_of=parent_row, meta=meta, info=info, labels=labels,
                                       run_row=run_row, rel=rel, digest=digest, checkpoint_epoch=checkpoint_epoch)
@@ -580,6 +594,7 @@ class Registry(LineageMixin, RegistryInterface):
         if created:
             self.artifacts.write(rel, lambda fh: np.savez(fh, x=images, y=data.y,
                                                           class_names=np.array(data.class_names)))
+            self.on_rollback(lambda: self._remove_unreferenced("datasets", rel))
         try:
             with self.transaction() as db:
                 dataset_id = db["datasets"].insert(row).last_pk
