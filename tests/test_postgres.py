@@ -239,3 +239,25 @@ def test_same_dataset_from_two_registries_is_stored_once(postgres_server, tmp_pa
         with pytest.raises(Exception, match="datasets are never deleted"):  # the schema's trigger, as on SQLite
             a.db.execute("DELETE FROM datasets")
         assert len(a.datasets()) == 1
+
+
+def test_artifacts_on_an_s3_api_server(postgres_url, s3_server, tmp_path, monkeypatch):
+    """FMC_ARTIFACTS=s3://... (moto's S3 emulator on 127.0.0.1): datasets and model files live in the bucket."""
+    bucket = s3_server.make_bucket("fmc-pg-artifacts")
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("FMC_ARTIFACTS", f"s3://{bucket}/team")
+    monkeypatch.setenv("FMC_CACHE_DIR", str(tmp_path / "cache"))
+    x = np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3)
+    with open_registry(postgres_url, user="alice") as reg:
+        assert reg.artifacts.url == f"s3://{bucket}/team"
+        record = reg.add_dataset(x, [0, 1], "in-s3", ["a", "b"])
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_server.endpoint, aws_access_key_id=s3_server.key,
+                          aws_secret_access_key=s3_server.secret, region_name="us-east-1")
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys == [f"team/{record.artifact}"]
+    monkeypatch.setenv("FMC_CACHE_DIR", str(tmp_path / "another-host-cache"))  # another replica, empty cache
+    with open_registry(postgres_url, user="bob") as other:
+        assert np.array_equal(other.load_dataset("in-s3").x, x)
