@@ -38,6 +38,41 @@ def keras_cache_dir() -> Path:
     return Path(home) / "models"
 
 
+def keras_weight_file(constructor: str, kwargs: dict[str, Any], size: int, head: bool) -> str | None:
+    """The weight file ``keras.applications.<constructor>(weights="imagenet")`` asks ``get_file`` for.
+
+    The names follow each application module of Keras 3 (``keras/src/applications/*.py``); ``None`` for a
+    constructor not listed here.
+    """
+    c = constructor
+    tf_kernels = "_weights_tf_dim_ordering_tf_kernels" + ("" if head else "_notop") + ".h5"
+    if c in ("Xception", "VGG16", "VGG19", "DenseNet121", "DenseNet169", "DenseNet201", "ResNet50", "ResNet101",
+             "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2"):
+        return c.lower() + tf_kernels
+    if c in ("InceptionV3", "InceptionResNetV2"):
+        return {"InceptionV3": "inception_v3", "InceptionResNetV2": "inception_resnet_v2"}[c] + tf_kernels
+    if c in ("NASNetMobile", "NASNetLarge"):
+        return ("nasnet_mobile" if c == "NASNetMobile" else "nasnet_large") + ("" if head else "_no_top") + ".h5"
+    alpha = float(kwargs.get("alpha", 1.0))
+    if c == "MobileNet":
+        text = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0"}.get(alpha, "2_5")
+        return f"mobilenet_{text}_{size}_tf" + ("" if head else "_no_top") + ".h5"
+    if c == "MobileNetV2":
+        return f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_{size}" + ("" if head else "_no_top") + ".h5"
+    if c in ("MobileNetV3Large", "MobileNetV3Small"):
+        kind = "large" if c.endswith("Large") else "small"
+        name = f"{kind}{'_minimalistic' if kwargs.get('minimalistic') else ''}_224_{alpha}_float"
+        return f"weights_mobilenet_v3_{name}" + ("" if head else "_no_top_v2") + ".h5"
+    suffix = ".h5" if head else "_notop.h5"
+    if c.startswith("EfficientNetV2"):
+        return f"efficientnetv2-{c[len('EfficientNetV2'):].lower()}{suffix}"
+    if c.startswith("EfficientNetB"):
+        return f"efficientnet{c[len('EfficientNet'):].lower()}{suffix}"
+    if c.startswith("ConvNeXt"):
+        return f"convnext_{c[len('ConvNeXt'):].lower()}{suffix}"
+    return None
+
+
 def _source(record: ModelRecord) -> dict[str, Any]:
     return record.source if isinstance(record.source, dict) else json.loads(record.source or "{}")
 
@@ -52,9 +87,10 @@ class KerasApplicationSource(ModelSource):
         return _MIN_SIDE.get(_source(record).get("constructor", ""), 32)
 
     def weight_file(self, record: ModelRecord, head: bool) -> str | None:
-        """The file name Keras looks for under ``$KERAS_HOME/models`` (recorded in the catalog), if known."""
-        files = _source(record).get("weight_files") or {}
-        return files.get("top" if head else "no_top")
+        """The file name Keras's loader looks for under ``$KERAS_HOME/models`` (see :func:`keras_weight_file`)."""
+        source = _source(record)
+        return keras_weight_file(source.get("constructor", ""), source.get("kwargs") or {},
+                                 int(record.input_size or 224), head)
 
     def weights_status(self, record: ModelRecord, registry: "Registry | None" = None, *,
                        head: bool = False) -> WeightsStatus:
