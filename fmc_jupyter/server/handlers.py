@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 from typing import Any
 
 import pandas as pd
@@ -264,3 +265,115 @@ def setup_handlers(web_app: Any, pool: RegistryPool) -> None:
     web_app.settings["fmc_registry_pool"] = pool
     base = url_path_join(web_app.settings.get("base_url", "/"), "fmc", "api")
     web_app.add_handlers(".*$", [(url_path_join(base, pattern) + "/?$", handler) for pattern, handler in ROUTES])
+
+
+# ---------------------------------------------------------------------------------------------- panel views
+# Routes of the panel's model page, diff view, datasets view and compact filters (issue 14).
+FACET_FIELDS = {"task": "task", "domain": "domain", "license": "license", "source": "source_kind",
+                "family": "family", "owner": "owner"}
+
+
+class FacetCountsHandler(FmcHandler):
+    @tornado.web.authenticated
+    def get(self) -> None:
+        """``?q=<query>`` -> ``{field: [[value, count], ...]}`` for task, domain, license, source, family and
+        owner among the models the query finds (most frequent first): the quick filters' options."""
+        columns = list(dict.fromkeys(FACET_FIELDS.values()))
+        frame = self.registry.search(self.get_argument("q", ""), columns=columns, limit=None)
+        answer = {}
+        for name, column in FACET_FIELDS.items():
+            counts = frame[column].dropna().astype(str).value_counts() if column in frame else pd.Series(dtype=int)
+            answer[name] = [[str(v), int(n)] for v, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].lower()))]
+        answer["total"] = int(len(frame))
+        self.reply(answer)
+
+
+def _report_of(run: Any) -> str | None:
+    path = (run.metrics or {}).get("report") if isinstance(run.metrics, dict) else None
+    return path if path and os.path.isfile(path) else None
+
+
+class ModelPageHandler(FmcHandler):
+    @tornado.web.authenticated
+    def get(self, ref: str) -> None:
+        """Everything the model page shows, in one answer: ``{model, versions, runs, rankings, comments,
+        aliases}``. Each version carries ``made_by_run`` (the run whose result it is); each run its dataset's
+        name, its epoch history (newest 20 runs), the version it produced and whether it has an HTML report."""
+        reg = self.registry
+        model = reg.model(ref)
+        versions = frame_records(reg.versions(model.id))
+        runs = frame_records(reg.runs(model=model.id))
+        datasets = {int(d["id"]): d["name"] for d in frame_records(reg.datasets())} if runs else {}
+        made_by = {}
+        for i, run in enumerate(runs):
+            run["dataset"] = datasets.get(run.get("dataset_id")) if run.get("dataset_id") is not None else None
+            record = reg.run(run["id"])
+            if i < RUNS_WITH_HISTORY:
+                run["history"] = record.history
+            run["report"] = _report_of(record) is not None
+            if run.get("result_model_id") is not None:
+                made_by[int(run["result_model_id"])] = run["id"]
+        for version in versions:
+            version["made_by_run"] = made_by.get(int(version["id"]), version.get("run_id"))
+        try:
+            aliases = frame_records(reg.aliases(model.id))
+        except (FmcError, AttributeError):
+            aliases = []
+        self.reply({"model": as_json(model), "versions": versions, "runs": runs,
+                    "rankings": frame_records(reg.rankings(model=model.id)),
+                    "comments": frame_records(reg.comments(model.id)), "aliases": aliases})
+
+    @tornado.web.authenticated
+    def patch(self, ref: str) -> None:
+        """Body ``{"description": "...", "tags": "a, b"}``: change one of your models -> the model record."""
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise InputError('send a JSON body such as {"description": "...", "tags": "a, b"}') from None
+        if not isinstance(body, dict) or not body or set(body) - {"description", "tags"} \
+                or not all(isinstance(v, str) for v in body.values()):
+            raise InputError('send a JSON object with "description" and/or "tags" as strings')
+        self.reply(as_json(self.registry.update_model(ref, **body)))
+
+
+class RunReportHandler(FmcHandler):
+    @tornado.web.authenticated
+    def get(self, run_id: str) -> None:
+        """The run's standalone HTML training report (``run.report()`` wrote it), or 404."""
+        path = _report_of(self.registry.run(int(run_id)))
+        if path is None:
+            raise NotFoundError(f"training run {run_id} has no HTML report; call run.report() in the notebook")
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        with open(path, "rb") as fh:
+            self.finish(fh.read())
+
+
+class LeaderboardHandler(FmcHandler):
+    @tornado.web.authenticated
+    def get(self, ref: str) -> None:
+        """Every visible model evaluated on the dataset, best first: ``[{model_id, name, version, accuracy,
+        evaluations, last_evaluated}]``."""
+        self.reply(frame_records(self.registry.leaderboard(ref)))
+
+
+class DiffViewHandler(FmcHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        """``?a=<ref>&b=<ref>`` -> the diff (as ``/diff``) plus ``folded`` (identical layers folded), computed
+        in a child process (:mod:`.diff_worker`) so Keras and TensorFlow never load into the server."""
+        from .diff_worker import diff_in_child
+
+        a, b = self.get_argument("a"), self.get_argument("b")
+        reg = self.registry
+        for ref in (a, b):
+            reg.model(ref)  # 404 here, before any child work, for what you cannot see
+        self.reply(await diff_in_child(str(reg.path), reg.user, a, b))
+
+
+ROUTES += [
+    (r"facets/counts", FacetCountsHandler),
+    (rf"models/{_REF}/page", ModelPageHandler),
+    (r"runs/(?P<run_id>\d+)/report", RunReportHandler),
+    (rf"datasets/{_REF}/leaderboard", LeaderboardHandler),
+    (r"diff/view", DiffViewHandler),
+]
