@@ -289,8 +289,9 @@ class FacetCountsHandler(FmcHandler):
 
 
 def _report_of(run: Any) -> str | None:
+    """The path of the run's HTML report (``run.report()`` records it in the run's metrics) if that file exists."""
     path = (run.metrics or {}).get("report") if isinstance(run.metrics, dict) else None
-    return path if path and os.path.isfile(path) else None
+    return path if isinstance(path, str) and path.lower().endswith(".html") and os.path.isfile(path) else None
 
 
 class ModelPageHandler(FmcHandler):
@@ -343,9 +344,10 @@ class RunReportHandler(FmcHandler):
         path = _report_of(self.registry.run(int(run_id)))
         if path is None:
             raise NotFoundError(f"training run {run_id} has no HTML report; call run.report() in the notebook")
-        self.set_header("Content-Type", "text/html; charset=utf-8")
+        # a sandboxed document: no script of a report runs with the Jupyter origin's rights
+        self.set_header("Content-Security-Policy", "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'")
         with open(path, "rb") as fh:
-            self.finish(fh.read())
+            self.finish(fh.read(), set_content_type="text/html; charset=utf-8")
 
 
 class LeaderboardHandler(FmcHandler):
