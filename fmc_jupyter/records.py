@@ -91,8 +91,18 @@ class ModelRecord:
 
     @property
     def ref(self) -> str:
-        """``name:vN``: the unambiguous name of this version."""
+        """``name:vN``: this version as its owner names it (for others a bare name may mean their own line)."""
         return f"{self.name}:v{self.version}"
+
+    @property
+    def line(self) -> str:
+        """The model line: ``owner/name``, or just ``name`` for the catalog (see ``docs/registry.md``)."""
+        return self.name if self.owner == "catalog" else f"{self.owner}/{self.name}"
+
+    @property
+    def full_ref(self) -> str:
+        """``owner/name:vN`` (catalog: ``name:vN``): names this version the same way for every user."""
+        return f"{self.line}:v{self.version}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -133,12 +133,20 @@ def test_versions_link_to_their_parent(tmp_registry, bob_registry, tmp_path):
     assert tmp_registry.model("line").id == v2.id
     assert tmp_registry.model("line:v1").id == v1.id
     assert list(tmp_registry.versions("line")["version"]) == [1, 2]
-    with pytest.raises(PermissionDeniedError, match="taken"):
-        bob_registry.add_model(tmp_path / "a.keras", "line")
-    # anyone may add own versions to a catalog line
+    # alice's private name is no oracle: bob's "line" is his own line bob/line, numbered on its own
+    bob_line = bob_registry.add_model(tmp_path / "a.keras", "line")
+    assert (bob_line.line, bob_line.version, bob_line.parent_id) == ("bob/line", 1, None)
+    assert bob_registry.model("line").id == bob_line.id and tmp_registry.model("line").id == v2.id
+    assert list(bob_registry.versions("line")["version"]) == [1]
+    # a version derived from a catalog model joins the user's own line of that name, continuing its number
     v = bob_registry.add_model(tmp_path / "a.keras", parent="MobileNetV2")
-    assert v.name == "MobileNetV2" and v.version == 2 and v.owner == "bob"
+    assert (v.name, v.version, v.owner, v.line, v.full_ref) == ("MobileNetV2", 2, "bob", "bob/MobileNetV2",
+                                                                "bob/MobileNetV2:v2")
+    assert bob_registry.model("MobileNetV2").id == v.id  # own line first
+    assert bob_registry.model("MobileNetV2:v1").owner == "catalog"  # then the catalog's
     assert tmp_registry.model("MobileNetV2").version == 1  # alice does not see bob's private version
+    w = tmp_registry.add_model(tmp_path / "a.keras", parent="MobileNetV2")
+    assert (w.line, w.version) == ("alice/MobileNetV2", 2)  # no gap: bob's hidden v2 counts for nothing
 
 
 def test_delete_model_deletes_its_runs_not_datasets(tmp_registry, tmp_path):

@@ -4,13 +4,15 @@ Every request is authenticated with JupyterHub (:class:`jupyterhub.services.auth
 token in an ``Authorization: token <token>`` header (kernels: ``$JUPYTERHUB_API_TOKEN``) or the
 browser's hub login (OAuth cookie). The user a call acts for is the one JupyterHub names; nothing a
 client sends can change it. Each call opens ``Registry(path, user=<hub user>)`` on the one file, in a
-small thread pool, so SQLite's WAL + ``BEGIN IMMEDIATE`` does the locking.
+small thread pool, so SQLite's WAL + ``BEGIN IMMEDIATE`` does the locking. The service runs no SQL of its
+own: who may see what is decided by the registry's one authorization layer (:mod:`..registry.access`).
 
 Routes (under ``$JUPYTERHUB_SERVICE_PREFIX``, e.g. ``/services/fmc-registry/``)::
 
     GET  api/whoami                      {"user": name}
     POST api/call/<method>               {"args": [...], "kwargs": {...}} -> {"result": ...}   (wire.REMOTE_METHODS)
     POST api/models?filename=f.keras     body: the model file; X-FMC-Args: JSON kwargs of add_model
+    POST api/checkpoints?filename=f.keras  body: the model file; X-FMC-Args: run_id, epoch + kwargs of add_checkpoint
     GET  api/models/<id>/artifact        the stored model file (if you can see the model)
     POST api/datasets                    body: npz with x, y[, class_names]; X-FMC-Args: name, description, source
     GET  api/datasets/<ref>/arrays       npz with x, y, class_names
@@ -18,14 +20,15 @@ Routes (under ``$JUPYTERHUB_SERVICE_PREFIX``, e.g. ``/services/fmc-registry/``):
     GET  oauth_callback                  JupyterHub OAuth callback
 
 A change sent with an ``X-FMC-Request-Id`` header is recorded with its answer (migration 8) in the same
-transaction, so a client that retries after losing the answer gets it again instead of a second change.
+transaction as the change itself, for every kind of write (uploads and deletes included: their files are
+written before and removed after that transaction), so a client that retries after losing the answer gets it
+again instead of a second change.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import html
 import inspect
 import io
@@ -34,7 +37,7 @@ import os
 import re
 import signal
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -47,78 +50,32 @@ from tornado import httpserver, ioloop, web
 
 from ..errors import FmcError, InputError
 from ..registry.registry import Registry
+from ..registry.sqlite_driver import dbapi as sqlite3
 from . import wire
 
-__all__ = ["ServiceRegistry", "make_app", "main", "call_registry"]
+__all__ = ["make_app", "main", "call_registry", "UPLOAD_METHODS"]
 
 log = logging.getLogger("fmc_jupyter.service")
 MAX_BODY_BYTES = int(os.environ.get("FMC_SERVICE_MAX_BODY", str(2 << 30)))
-#: writes that copy or remove files outside the transaction: the request id is checked first, recorded after
-_RECORDED_AFTER = frozenset({"add_model", "add_dataset", "delete_model"})
 _FILENAME = re.compile(r"^[\w+-][\w.+-]{0,200}$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
-class ServiceRegistry(Registry):
-    """A :class:`Registry` whose inner transactions become savepoints inside :meth:`outer_transaction`."""
-
-    _outer = False
-
-    @contextlib.contextmanager
-    def outer_transaction(self) -> Iterator[None]:
-        with super().transaction():
-            self._outer = True
-            try:
-                yield
-            finally:
-                self._outer = False
-
-    @contextlib.contextmanager
-    def transaction(self):
-        if not self._outer:
-            with super().transaction() as db:
-                yield db
-            return
-        conn = self.db.conn
-        conn.execute("SAVEPOINT fmc_call")
-        try:
-            yield self.db
-        except BaseException:
-            conn.execute("ROLLBACK TO fmc_call")
-            conn.execute("RELEASE fmc_call")
-            raise
-        conn.execute("RELEASE fmc_call")
-
-
-def _remembered(reg: Registry, request_id: str | None) -> str | None:
-    if not request_id:
-        return None
-    row = reg.db.execute("SELECT user, result FROM service_requests WHERE id = ?", [request_id]).fetchone()
-    if row is None:
-        return None
-    if row[0] != reg.user:
-        raise InputError("that request id was used by someone else; send a fresh one")
-    log.info("replayed the recorded answer to request %s of %s (a retry after a lost answer)", request_id, reg.user)
-    return row[1]
-
-
-def _remember(reg: Registry, request_id: str | None, method: str, text: str) -> None:
-    if request_id:
-        reg.db.execute("INSERT INTO service_requests (id, user, method, result) VALUES (?, ?, ?, ?)",
-                       [request_id, reg.user, method, text])
+#: writes that reach the service through their own upload routes, not api/call
+UPLOAD_METHODS = frozenset({"add_model", "add_checkpoint", "add_dataset"})
 
 
 def call_registry(path: Path, user: str, method: str, args: list, kwargs: dict, request_id: str | None,
                   run: Callable[[Registry], Any] | None = None) -> str:
     """Run one registry call for ``user`` and return the JSON answer text.
 
-    Writes in :data:`wire.WRITE_METHODS` run in one transaction with the record of ``request_id``;
-    other writes (file uploads, deletes that remove files) check the id first and record it after.
+    A write (:data:`wire.WRITE_METHODS` and the uploads) runs in ONE transaction together with the record of
+    ``request_id`` and its answer; a retry of a recorded request gets the recorded answer and changes nothing.
     """
-    reg = ServiceRegistry(path, user=user)
+    reg = Registry(path, user=user)
     try:
         if run is None:
-            if method not in wire.REMOTE_METHODS or not callable(getattr(Registry, method, None)):
+            if method not in wire.REMOTE_METHODS:
                 raise InputError(f"the registry service has no operation '{method}'")
             fn = getattr(reg, method)
             try:
@@ -126,24 +83,29 @@ def call_registry(path: Path, user: str, method: str, args: list, kwargs: dict, 
             except TypeError as exc:
                 raise InputError(f"bad arguments for {method}: {exc}") from None
             run = lambda r: getattr(r, method)(*args, **kwargs)  # noqa: E731
-        if method in wire.WRITE_METHODS:
-            with reg.outer_transaction():
-                prior = _remembered(reg, request_id)
-                if prior is not None:
-                    return prior
-                text = wire.dumps({"result": wire.encode_value(run(reg))})
-                _remember(reg, request_id, method, text)
-            return text
-        if method not in _RECORDED_AFTER:  # reads: nothing to remember
+        if method not in wire.WRITE_METHODS and method not in UPLOAD_METHODS:  # reads: nothing to remember
             return wire.dumps({"result": wire.encode_value(run(reg))})
-        prior = _remembered(reg, request_id)
-        if prior is not None:
-            return prior
-        text = wire.dumps({"result": wire.encode_value(run(reg))})
         if request_id:
-            with reg.transaction():
-                _remember(reg, request_id, method, text)
-        return text
+            prior = reg.request_answer(request_id)
+            if prior is not None:
+                log.info("replayed the recorded answer to request %s of %s (a retry after a lost answer)",
+                         request_id, user)
+                return prior
+        answer: list[str] = []
+
+        def record() -> None:
+            if request_id:
+                reg.record_request(request_id, method, answer[0])
+
+        try:
+            with reg.one_transaction(before_commit=record):
+                answer.append(wire.dumps({"result": wire.encode_value(run(reg))}))
+        except sqlite3.IntegrityError:  # the same request id, applied by a concurrent retry just now
+            prior = reg.request_answer(request_id) if request_id else None
+            if prior is None:
+                raise
+            return prior
+        return answer[0]
     finally:
         reg.close()
 
@@ -239,23 +201,36 @@ class CallHandler(BaseHandler):
 
 
 class ModelUploadHandler(BaseHandler):
-    """``POST api/models?filename=...``: the body is a model file, registered with ``add_model``."""
+    """``POST api/models?filename=...``: the body is a model file, registered with ``add_model``
+    (``api/checkpoints``: with ``add_checkpoint``)."""
+
+    method = "add_model"
 
     async def post(self) -> None:
         filename = Path(self.get_argument("filename", "model.keras")).name
         if not _FILENAME.match(filename):
             raise web.HTTPError(400, "filename= must be a plain file name like my_model.keras")
         kwargs = self.header_args()
-        kwargs.setdefault("name", Path(filename).stem)
-        body = self.request.body
+        if self.method == "add_model":
+            kwargs.setdefault("name", Path(filename).stem)
+        body, method = self.request.body, self.method
 
         def run(reg: Registry):
+            fn = getattr(reg, method)
+            try:
+                inspect.signature(fn).bind("file", **kwargs)
+            except TypeError as exc:
+                raise InputError(f"bad arguments for {method}: {exc}") from None
             with tempfile.TemporaryDirectory(prefix="fmc-upload-") as tmp:
                 path = Path(tmp) / filename
                 path.write_bytes(body)
-                return reg.add_model(path, **kwargs)
+                return fn(path, **kwargs)
 
-        await self.answer("add_model", [], kwargs, run)
+        await self.answer(method, [], kwargs, run)
+
+
+class CheckpointUploadHandler(ModelUploadHandler):
+    method = "add_checkpoint"
 
 
 class ModelArtifactHandler(BaseHandler):
@@ -360,6 +335,7 @@ def make_app(service: RegistryService, prefix: str) -> web.Application:
         (url_path_join(prefix, "api/whoami"), WhoAmIHandler, kw),
         (url_path_join(prefix, r"api/call/(\w+)"), CallHandler, kw),
         (url_path_join(prefix, "api/models"), ModelUploadHandler, kw),
+        (url_path_join(prefix, "api/checkpoints"), CheckpointUploadHandler, kw),
         (url_path_join(prefix, r"api/models/([^/]+)/artifact"), ModelArtifactHandler, kw),
         (url_path_join(prefix, "api/datasets"), DatasetUploadHandler, kw),
         (url_path_join(prefix, r"api/datasets/([^/]+)/arrays"), DatasetArraysHandler, kw),

@@ -33,14 +33,14 @@ __all__ = ["encode_value", "decode_value", "encode_call", "dumps", "loads", "err
 REMOTE_METHODS = frozenset({
     "search", "count", "model", "versions", "publish", "unpublish", "update_model", "delete_model",
     "datasets", "dataset", "start_run", "log_epoch", "update_run", "finish_run", "run", "runs",
-    "save_ranking", "rankings", "add_evaluation", "leaderboard", "schema_version",
-    # lineage (registry/lineage.py); add_checkpoint uploads a file and is not served yet
+    "save_ranking", "rankings", "add_evaluation", "leaderboard", "schema_version", "change_count",
+    # lineage (registry/lineage.py); add_checkpoint uploads a file (route api/checkpoints)
     "ancestors", "add_comment", "comments", "delete_comment", "set_alias", "remove_alias", "aliases",
     "checkpoints",
 })
 #: Methods that change the registry: run inside one transaction together with their request-id record.
 WRITE_METHODS = frozenset({
-    "publish", "unpublish", "update_model", "start_run", "log_epoch", "update_run", "finish_run",
+    "publish", "unpublish", "update_model", "delete_model", "start_run", "log_epoch", "update_run", "finish_run",
     "save_ranking", "add_evaluation", "add_comment", "delete_comment", "set_alias", "remove_alias",
 })
 
