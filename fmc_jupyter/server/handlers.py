@@ -278,7 +278,9 @@ class FacetCountsHandler(FmcHandler):
     def get(self) -> None:
         """``?q=<query>`` -> ``{field: [[value, count], ...]}`` for task, domain, license, source, family and
         owner among the models the query finds (most frequent first): the quick filters' options."""
-        columns = list(dict.fromkeys(FACET_FIELDS.values()))
+        from ..registry.registry import SEARCH_COLUMNS  # a facet whose column search does not return stays empty
+
+        columns = [c for c in dict.fromkeys(FACET_FIELDS.values()) if c in SEARCH_COLUMNS]
         frame = self.registry.search(self.get_argument("q", ""), columns=columns, limit=None)
         answer = {}
         for name, column in FACET_FIELDS.items():
