@@ -19,7 +19,7 @@ from ..errors import InputError, NotFoundError
 __all__ = ["Command", "Context", "all_commands", "unquote", "query_text", "auto_or", "MODULES"]
 
 # subcommand modules, in the order the help lists them
-MODULES = ["search", "show", "comment", "rank", "finetune", "runs", "evaluate", "diff", "datasets", "publish", "registry", "auto", "ui"]
+MODULES = ["search", "show", "comment", "rank", "finetune", "runs", "evaluate", "leaderboard", "diff", "datasets", "publish", "registry", "auto", "ui"]
 
 
 @dataclass(frozen=True)
