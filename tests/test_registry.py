@@ -187,7 +187,7 @@ def test_bad_model_inputs(tmp_registry, tmp_path):
     with pytest.raises(ModelLoadError, match="unsupported"):
         tmp_registry.add_model(tmp_path / "notes.txt")
     (tmp_path / "broken.keras").write_bytes(b"not a zip")
-    with pytest.raises(ModelLoadError, match="cannot load"):
+    with pytest.raises(ModelLoadError, match="not a Keras archive"):
         tmp_registry.add_model(tmp_path / "broken.keras")
     with pytest.raises(NotFoundError, match="Did you mean 'MobileNetV2'"):
         tmp_registry.model("MobileNetV22")

@@ -23,14 +23,15 @@ _pool: ProcessPoolExecutor | None = None
 _lock = threading.Lock()
 
 
-def diff_as_dict(path: str, user: str, a: str, b: str) -> dict[str, Any]:
-    """``modeldiff.diff(a, b).to_dict()`` on the registry file ``path`` as ``user``, plus ``folded``: the layer
-    rows folded by :func:`fold_layers`. Runs in the child process."""
+def diff_as_dict(path: str | None, user: str, a: str, b: str) -> dict[str, Any]:
+    """``modeldiff.diff(a, b).to_dict()`` on the registry file ``path`` as ``user`` (``None``: the team's
+    registry service of ``$FMC_REGISTRY_URL``, as the owner of the server's hub token), plus ``folded``: the
+    layer rows folded by :func:`fold_layers`. Runs in the child process."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from ..modeldiff import diff
-    from ..registry import Registry
+    from ..registry import open_registry
 
-    with Registry(path, user=user) as registry:
+    with (open_registry(path, user=user) if path is not None else open_registry()) as registry:
         result = diff(a, b, registry=registry).to_dict()
     result["folded"] = fold_layers(result["layers"])
     return result
@@ -44,7 +45,7 @@ def _executor() -> ProcessPoolExecutor:
         return _pool
 
 
-async def diff_in_child(path: str, user: str, a: str, b: str) -> dict[str, Any]:
+async def diff_in_child(path: str | None, user: str, a: str, b: str) -> dict[str, Any]:
     """:func:`diff_as_dict` in the child process (started on first use, restarted if it died)."""
     global _pool
     loop = asyncio.get_running_loop()
