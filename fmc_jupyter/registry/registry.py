@@ -38,7 +38,7 @@ from ..query import FTS_DRIVEN, ORDER_DRIVEN, compile_order, compile_query
 from ..records import DatasetRecord, ModelRecord, RunRecord, record_from_row
 from . import fields
 from .access import CATALOG_OWNER, Access, not_found_model
-from .artifacts import make_dirs, store_file, write_atomic
+from .artifacts import LocalArtifactStore, make_dirs
 from .interface import RegistryInterface
 from .lineage import LineageMixin
 from .schema import MIGRATIONS
@@ -111,6 +111,7 @@ class Registry(LineageMixin, RegistryInterface):
         self.path = _checked_path(path)
         self.dir_mode, self.file_mode = registry_modes()
         self.artifacts_root = self.path.parent / f"{self.path.stem}-artifacts"
+        self.artifacts = LocalArtifactStore(self.artifacts_root, self.dir_mode, self.file_mode)
         _make_private_dir(self.path.parent, self.dir_mode)
         fs = network_filesystem(self.path)
         if fs:
@@ -128,6 +129,7 @@ class Registry(LineageMixin, RegistryInterface):
             self._depth = 0
             self._hold = False
             self._after_commit: list[Callable[[], None]] = []
+            self._on_rollback: list[Callable[[], None]] = []
             self._before_commit: Callable[[], None] | None = None
             self._migrate()
             conn.execute("PRAGMA foreign_keys = ON")
@@ -218,30 +220,41 @@ class Registry(LineageMixin, RegistryInterface):
 
         ``before_commit()`` runs inside it just before the commit (the registry service records the request id
         and answer there, so a retried request is never applied twice). Slow work before the first change
-        (inspecting and copying a model file) does not hold the write lock.
+        (inspecting and copying a model file) does not hold the write lock. If it does not commit, the files
+        stored for it are removed again (:meth:`on_rollback`).
         """
         if self._hold or self._depth:
             raise FmcError("one_transaction() cannot be nested")
-        self._hold, self._before_commit = True, before_commit
+        self._hold, self._before_commit, self._on_rollback = True, before_commit, []
         try:
-            yield
-        except BaseException:
-            if self._depth:
-                self._depth = 0
-                self.db.conn.execute("ROLLBACK")
-                self._after_commit.clear()
-            raise
-        finally:
-            self._hold = False
-        try:
+            try:
+                yield
+            finally:
+                self._hold = False
             if self._depth:
                 self._depth = 0
                 self._commit()
             elif before_commit is not None:  # nothing changed (e.g. the same dataset again): record the answer
                 with self.transaction():
                     pass
+        except BaseException:
+            if self._depth:
+                self._depth = 0
+                self.db.conn.execute("ROLLBACK")
+            self._after_commit.clear()
+            undo, self._on_rollback = self._on_rollback, []
+            for action in undo:
+                with contextlib.suppress(Exception):
+                    action()
+            raise
         finally:
             self._before_commit = None
+            self._on_rollback = []
+
+    def on_rollback(self, action: Callable[[], None]) -> None:
+        """Inside :meth:`one_transaction`: run ``action`` (remove a stored file) if it does not commit."""
+        if self._hold:
+            self._on_rollback.append(action)
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` (removing a file) once the current transaction has committed."""
@@ -315,10 +328,8 @@ class Registry(LineageMixin, RegistryInterface):
         limit, offset = fields.limit_offset(limit, offset)
         cols = ", ".join(f'"{c}"' for c in fields.columns(columns, SEARCH_COLUMNS))
         visible, vparams = self._visible()
-        if query is not None and not isinstance(query, str):
-            raise InputError(f"a query is text such as 'family=mobilenet and params<5M', not {query!r:.60}")
-        if order_by is not None and not isinstance(order_by, str):
-            raise InputError(f"order_by is text such as '-top1, params', not {order_by!r:.60}")
+        _query_text(query)
+        fields.text(order_by, "order_by", max_chars=1000, example="-top1")
 
         def run(text_sql: str, use_index: bool) -> pd.DataFrame:
             where, params = compile_query(query or "", text_sql)
@@ -360,8 +371,7 @@ class Registry(LineageMixin, RegistryInterface):
         return run(FTS_DRIVEN, use_index=False)
 
     def count(self, query: str = "") -> int:
-        if query is not None and not isinstance(query, str):
-            raise InputError(f"a query is text such as 'family=mobilenet and params<5M', not {query!r:.60}")
+        _query_text(query)
         where, params = compile_query(query or "")
         visible, vparams = self._visible()
         return self.db.execute(f"SELECT count(*) FROM models WHERE {visible} AND {where}", vparams + params).fetchone()[0]
@@ -382,7 +392,7 @@ class Registry(LineageMixin, RegistryInterface):
             raise InputError(f"artifact_path takes a model or dataset record, not {type(record).__name__}")
         if not record.artifact:
             raise NotFoundError(f"{getattr(record, 'ref', record.name)} has no stored file (it is built from its source)")
-        return self.artifacts_root / record.artifact
+        return self.artifacts.local_path(record.artifact, getattr(record, "sha256", None))
 
     def _owned(self, ref: Any, action: str) -> ModelRecord:
         return record_from_row(ModelRecord, self.access.owned_model_row(ref, action))
@@ -491,7 +501,9 @@ class Registry(LineageMixin, RegistryInterface):
         if src is None or not src.is_file():  # by reference: the preset's own loader fetches it on first use
             return self._insert_model(src, line, version_of=parent_row, meta=meta, info=info, labels=labels,
                                       run_row=run_row, rel=None, digest=None, checkpoint_epoch=checkpoint_epoch)
-        rel, digest, created = store_file(src, self.artifacts_root, "models", self.dir_mode, self.file_mode)
+        rel, digest, created = self.artifacts.put_file(src, "models")
+        if created:
+            self.on_rollback(lambda: self._remove_unreferenced("models", rel))
         try:
             return self._insert_model(src, line, version_of=parent_row, meta=meta, info=info, labels=labels,
                                       run_row=run_row, rel=rel, digest=digest, checkpoint_epoch=checkpoint_epoch)
@@ -503,7 +515,7 @@ class Registry(LineageMixin, RegistryInterface):
     def _remove_unreferenced(self, table: str, rel: str) -> None:
         """Remove a stored file that no row names (the row that would have named it was refused)."""
         if not self.db.execute(f"SELECT 1 FROM {table} WHERE artifact = ? LIMIT 1", [rel]).fetchone():
-            (self.artifacts_root / rel).unlink(missing_ok=True)
+            self.artifacts.delete(rel)
 
     def _insert_model(self, src: Path | None, line: str, *, version_of: dict[str, Any] | None, meta: dict[str, Any],
                       info: dict[str, Any], labels: list[str] | None, run_row: dict[str, Any] | None,
@@ -579,7 +591,7 @@ class Registry(LineageMixin, RegistryInterface):
             db.execute("DELETE FROM models WHERE id = ?", [record.id])
             still_used = db.execute("SELECT 1 FROM models WHERE artifact = ? LIMIT 1", [record.artifact]).fetchone()
             if record.artifact and not still_used:
-                self.after_commit((self.artifacts_root / record.artifact).unlink)
+                self.after_commit(lambda rel=record.artifact: self.artifacts.delete(rel))
 
     # ------------------------------------------------------------------ datasets
     def add_dataset(self, x, y, name: str, class_names: Sequence[str] | None = None, *, description: str = "",
@@ -607,11 +619,11 @@ class Registry(LineageMixin, RegistryInterface):
                "image_shape": _json(list(images.shape[1:])), "num_classes": data.num_classes,
                "class_names": _json(list(data.class_names)), "class_counts": _json(counts), "source": source,
                "description": description, "artifact": rel, "created_by": self.user}
-        dest = self.artifacts_root / rel
-        created = not dest.exists()
+        created = not self.artifacts.exists(rel)
         if created:
-            write_atomic(dest, lambda fh: np.savez(fh, x=images, y=data.y, class_names=np.array(data.class_names)),
-                         self.dir_mode, self.file_mode)
+            self.artifacts.write(rel, lambda fh: np.savez(fh, x=images, y=data.y,
+                                                          class_names=np.array(data.class_names)))
+            self.on_rollback(lambda: self._remove_unreferenced("datasets", rel))
         try:
             with self.transaction() as db:
                 dataset_id = db["datasets"].insert(row).last_pk
@@ -642,7 +654,7 @@ class Registry(LineageMixin, RegistryInterface):
                 (isinstance(ref, str) and ref.strip().isdigit()):
             key, ref = "id", fields.integer(ref, "dataset id")
         elif isinstance(ref, str) and ref.strip() and len(ref) <= 400:
-            key = "name"
+            key, ref = "name", fields.text(ref, "dataset name", allow_none=False)
         else:
             raise InputError(f"a dataset is named by its name or id, not {ref!r:.60}")
         rows = list(self.db.query(f"SELECT * FROM datasets WHERE {key} = ?", [ref]))
@@ -818,6 +830,12 @@ class Registry(LineageMixin, RegistryInterface):
             f"WHERE e.dataset_id = ? AND {visible} GROUP BY m.id ORDER BY accuracy DESC",
             [dataset_id] + vparams)
         return pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description])
+
+
+def _query_text(query: Any) -> None:
+    if query is not None and not isinstance(query, str):
+        raise InputError(f"a query is text such as 'family=mobilenet and params<5M', not {query!r:.60}")
+    fields.text(query, "query", max_chars=100_000)
 
 
 def _checked_path(path: Any) -> Path:
