@@ -27,7 +27,8 @@ from typing import Any
 from .errors import QueryError
 
 __all__ = ["Field", "FIELDS", "ALIASES", "parse_query", "compile_query", "compile_order", "resolve_field", "Node",
-           "FTS_DRIVEN", "ORDER_DRIVEN", "TSQUERY", "Dialect", "DIALECTS", "SQLITE", "POSTGRESQL", "get_dialect"]
+           "FTS_DRIVEN", "ORDER_DRIVEN", "MAX_DEPTH", "MAX_CONDITIONS", "MAX_QUERY_LENGTH", "MAX_ORDER_FIELDS",
+           "TSQUERY", "Dialect", "DIALECTS", "SQLITE", "POSTGRESQL", "get_dialect"]
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,12 @@ ALIASES: dict[str, str] = {
     "tag": "tags", "layers": "depth", "user": "owner",
 }
 
-_MAX_DEPTH = 64
+#: limits far above any hand-written query, below where SQLite (expression depth 1000) or PostgreSQL give up
+MAX_DEPTH = 20          # nested parentheses and "not"s (SQLite's parser stack holds ~30 levels)
+MAX_CONDITIONS = 256    # comparisons and words
+MAX_QUERY_LENGTH = 10_000  # characters
+MAX_ORDER_FIELDS = 32
+_MAX_DEPTH = MAX_DEPTH
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
@@ -176,6 +182,7 @@ class _Parser:
         self.tokens = _tokenize(query)
         self.i = 0
         self.depth = 0
+        self.conditions = 0
 
     def peek(self, offset: int = 0) -> Token | None:
         j = self.i + offset
@@ -201,7 +208,14 @@ class _Parser:
     def nest(self) -> None:
         self.depth += 1
         if self.depth > _MAX_DEPTH:
-            raise self.error(f"query nested deeper than {_MAX_DEPTH} levels", self.peek())
+            raise self.error(f"the query is nested deeper than {_MAX_DEPTH} levels of parentheses or 'not' (the "
+                             "limit); simplify it", self.peek())
+
+    def count(self, tok: Token) -> None:
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise self.error(f"the query has more than {MAX_CONDITIONS} conditions (the limit); split it into several "
+                             "searches, or pass a list of models instead of many name=... or-ed together", tok)
 
     def or_expr(self) -> Node:
         self.nest()
@@ -246,6 +260,8 @@ class _Parser:
             self.i += 1
             return node
         nxt = self.peek(1)
+        if tok.kind in ("word", "string"):
+            self.count(tok)
         if tok.kind == "word" and nxt is not None and nxt.kind == "op":
             return self.comparison()
         if tok.kind in ("word", "string"):
@@ -281,6 +297,9 @@ def parse_query(query: str) -> Node | None:
     """Parse ``query`` into an AST (``None`` for an empty query). Raises :class:`QueryError`."""
     if not isinstance(query, str):
         raise QueryError(f"a query must be text, not {type(query).__name__}")
+    if len(query) > MAX_QUERY_LENGTH:
+        raise QueryError(f"the query is {len(query)} characters long; the limit is {MAX_QUERY_LENGTH}. Shorten it or "
+                         "split it into several searches")
     return _Parser(query).parse()
 
 
@@ -411,8 +430,16 @@ def compile_order(order_by: str | None, use_index: bool = True, dialect: str | D
     default = f'{plus}"top1" DESC NULLS LAST, {plus}"name" ASC'
     if not order_by:
         return default
-    parts = []
-    for item in str(order_by).split(","):
+    if isinstance(order_by, (list, tuple)) and all(isinstance(item, str) for item in order_by):
+        order_by = ",".join(order_by)
+    if not isinstance(order_by, str):
+        raise QueryError(f"order_by must be text such as '-top1,params' (or a list of such fields), not "
+                         f"{type(order_by).__name__}")
+    if len(order_by) > MAX_QUERY_LENGTH or order_by.count(",") >= MAX_ORDER_FIELDS:
+        raise QueryError(f"order_by names more than {MAX_ORDER_FIELDS} fields or is too long (the limits); "
+                         "order by a few fields")
+    parts, seen = [], set()
+    for item in order_by.split(","):
         words = item.strip().split()
         if not words:
             continue
@@ -426,5 +453,8 @@ def compile_order(order_by: str | None, use_index: bool = True, dialect: str | D
         elif len(words) > 1:
             raise QueryError(f"cannot order by '{item.strip()}': write a field, '-field' or 'field desc'", order_by, 0)
         field = resolve_field(name, order_by, 0)
+        if field.column in seen:  # a later mention of the same field cannot change the order
+            continue
+        seen.add(field.column)
         parts.append(f'{plus}"{field.column}" {"DESC" if desc else "ASC"} NULLS LAST')
     return ", ".join(parts) or default

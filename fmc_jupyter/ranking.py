@@ -57,7 +57,7 @@ from .errors import FmcError, InputError
 from .estimators import ESTIMATORS, rank_average
 from .records import ModelRecord
 
-__all__ = ["rank", "Ranking", "DEFAULT_METHODS", "DEFAULT_COMBINATION", "PRIOR_METHOD", "score_features",
+__all__ = ["rank", "check_rank_arguments", "Ranking", "DEFAULT_METHODS", "DEFAULT_COMBINATION", "PRIOR_METHOD", "score_features",
            "combine_scores"]
 
 #: pseudo-method: the model's ImageNet top-1 accuracy (a prior), NaN where unknown
@@ -304,6 +304,44 @@ def _load_input(x, y, registry, class_names):
     return check_labelled(x, y, class_names, min_per_class=MIN_PER_CLASS), None
 
 
+def check_rank_arguments(x: Any, y: Any, models: Any, per_class: Any, methods: Any, seed: Any, bootstrap: Any,
+                         dataset_name: Any, class_names: Any, layer: Any, cache: Any, progress: Any,
+                         save: Any) -> None:
+    """Check every argument of :func:`rank` that needs no registry, before anything is read or written.
+
+    The arrays themselves are checked by :func:`fmc_jupyter.arrays.check_labelled` (still before any write).
+    """
+    from .arguments import MAX_SEED, flag, text, whole
+
+    if isinstance(x, str) and y is not None:
+        raise InputError(f"x is the text {x[:40]!r}, a registry dataset name, so y must be None "
+                             "(its labels are stored with it); "
+                         "to rank on arrays pass the image array as x")
+    if x is None:
+        raise InputError("x is missing: pass images (N, H, W[, C]) and labels, or a registry dataset name")
+    if not (isinstance(models, (str, ModelRecord)) or (isinstance(models, (list, tuple)) and models)):
+        raise InputError(f"models must be a search query (e.g. 'params<10M') or a non-empty list of model names, "
+                         f"ids or records, not {str(models)[:60]!r}")
+    if isinstance(models, (list, tuple)):
+        for ref in models:
+            if isinstance(ref, bool) or not isinstance(ref, (str, int, np.integer, ModelRecord)):
+                raise InputError(f"models lists {ref!r:.60}; each must be a model name, 'name:vN', id or record")
+    if per_class is not None:
+        whole(per_class, "per_class", MIN_PER_CLASS, 2 ** 31 - 1, hint=" (or None for all images)")
+    if methods is not None and not isinstance(methods, str):
+        if not isinstance(methods, (list, tuple)) or not all(isinstance(m, str) for m in methods):
+            raise InputError(f"methods must be a method name or a list of names from {', '.join(_known_methods())}"
+                             f", not {str(methods)[:60]!r}")
+    _check_methods(methods)
+    whole(seed, "seed", 0, MAX_SEED)
+    whole(bootstrap, "bootstrap", 0, 10_000, hint=" (0 skips the stability estimate)")
+    text(dataset_name, "dataset_name", allow_none=True, max_length=128)
+    text(layer, "layer", allow_none=True)
+    flag(cache, "cache")
+    flag(progress, "progress")
+    flag(save, "save")
+
+
 def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, per_class: int | None = 20,
          methods: Sequence[str] | str | None = None, seed: int = 0, bootstrap: int = 10,
          dataset_name: str | None = None, *, class_names: Sequence[str] | None = None, layer: str | None = None,
@@ -332,6 +370,8 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
     from .registry import open_registry
     from .zoo.features import extract_features, images_hash
 
+    check_rank_arguments(x, y, models, per_class, methods, seed, bootstrap, dataset_name, class_names, layer, cache,
+                         progress, save)
     t_start = time.perf_counter()
     registry = registry if registry is not None else open_registry()
     method_list, combination = _check_methods(methods)

@@ -122,6 +122,7 @@ class Registry(LineageMixin, RegistryInterface):
             self._depth = 0
             self._hold = False
             self._after_commit: list[Callable[[], None]] = []
+            self._on_rollback: list[Callable[[], None]] = []
             self._before_commit: Callable[[], None] | None = None
             self._migrate()
             conn.execute("PRAGMA foreign_keys = ON")
@@ -212,30 +213,41 @@ class Registry(LineageMixin, RegistryInterface):
 
         ``before_commit()`` runs inside it just before the commit (the registry service records the request id
         and answer there, so a retried request is never applied twice). Slow work before the first change
-        (inspecting and copying a model file) does not hold the write lock.
+        (inspecting and copying a model file) does not hold the write lock. If it does not commit, the files
+        stored for it are removed again (:meth:`on_rollback`).
         """
         if self._hold or self._depth:
             raise FmcError("one_transaction() cannot be nested")
-        self._hold, self._before_commit = True, before_commit
+        self._hold, self._before_commit, self._on_rollback = True, before_commit, []
         try:
-            yield
-        except BaseException:
-            if self._depth:
-                self._depth = 0
-                self.db.conn.execute("ROLLBACK")
-                self._after_commit.clear()
-            raise
-        finally:
-            self._hold = False
-        try:
+            try:
+                yield
+            finally:
+                self._hold = False
             if self._depth:
                 self._depth = 0
                 self._commit()
             elif before_commit is not None:  # nothing changed (e.g. the same dataset again): record the answer
                 with self.transaction():
                     pass
+        except BaseException:
+            if self._depth:
+                self._depth = 0
+                self.db.conn.execute("ROLLBACK")
+            self._after_commit.clear()
+            undo, self._on_rollback = self._on_rollback, []
+            for action in undo:
+                with contextlib.suppress(Exception):
+                    action()
+            raise
         finally:
             self._before_commit = None
+            self._on_rollback = []
+
+    def on_rollback(self, action: Callable[[], None]) -> None:
+        """Inside :meth:`one_transaction`: run ``action`` (remove a stored file) if it does not commit."""
+        if self._hold:
+            self._on_rollback.append(action)
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` (removing a file) once the current transaction has committed."""
@@ -309,10 +321,8 @@ class Registry(LineageMixin, RegistryInterface):
         limit, offset = fields.limit_offset(limit, offset)
         cols = ", ".join(f'"{c}"' for c in fields.columns(columns, SEARCH_COLUMNS))
         visible, vparams = self._visible()
-        if query is not None and not isinstance(query, str):
-            raise InputError(f"a query is text such as 'family=mobilenet and params<5M', not {query!r:.60}")
-        if order_by is not None and not isinstance(order_by, str):
-            raise InputError(f"order_by is text such as '-top1, params', not {order_by!r:.60}")
+        _query_text(query)
+        fields.text(order_by, "order_by", max_chars=1000, example="-top1")
 
         def run(text_sql: str, use_index: bool) -> pd.DataFrame:
             where, params = compile_query(query or "", text_sql)
@@ -354,8 +364,7 @@ class Registry(LineageMixin, RegistryInterface):
         return run(FTS_DRIVEN, use_index=False)
 
     def count(self, query: str = "") -> int:
-        if query is not None and not isinstance(query, str):
-            raise InputError(f"a query is text such as 'family=mobilenet and params<5M', not {query!r:.60}")
+        _query_text(query)
         where, params = compile_query(query or "")
         visible, vparams = self._visible()
         return self.db.execute(f"SELECT count(*) FROM models WHERE {visible} AND {where}", vparams + params).fetchone()[0]
@@ -470,6 +479,8 @@ class Registry(LineageMixin, RegistryInterface):
                                                                   if k in fields.FACT_FIELDS}, "inspected facts")}
         labels = meta.get("labels")
         rel, digest, created = self.artifacts.put_file(src, "models")
+        if created:
+            self.on_rollback(lambda: self._remove_unreferenced("models", rel))
         try:
             return self._insert_model(src, line, version_of=parent_row, meta=meta, info=info, labels=labels,
                                       run_row=run_row, rel=rel, digest=digest, checkpoint_epoch=checkpoint_epoch)
@@ -583,6 +594,7 @@ class Registry(LineageMixin, RegistryInterface):
         if created:
             self.artifacts.write(rel, lambda fh: np.savez(fh, x=images, y=data.y,
                                                           class_names=np.array(data.class_names)))
+            self.on_rollback(lambda: self._remove_unreferenced("datasets", rel))
         try:
             with self.transaction() as db:
                 dataset_id = db["datasets"].insert(row).last_pk
@@ -613,7 +625,7 @@ class Registry(LineageMixin, RegistryInterface):
                 (isinstance(ref, str) and ref.strip().isdigit()):
             key, ref = "id", fields.integer(ref, "dataset id")
         elif isinstance(ref, str) and ref.strip() and len(ref) <= 400:
-            key = "name"
+            key, ref = "name", fields.text(ref, "dataset name", allow_none=False)
         else:
             raise InputError(f"a dataset is named by its name or id, not {ref!r:.60}")
         rows = list(self.db.query(f"SELECT * FROM datasets WHERE {key} = ?", [ref]))
@@ -789,6 +801,12 @@ class Registry(LineageMixin, RegistryInterface):
             f"WHERE e.dataset_id = ? AND {visible} GROUP BY m.id ORDER BY accuracy DESC",
             [dataset_id] + vparams)
         return pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description])
+
+
+def _query_text(query: Any) -> None:
+    if query is not None and not isinstance(query, str):
+        raise InputError(f"a query is text such as 'family=mobilenet and params<5M', not {query!r:.60}")
+    fields.text(query, "query", max_chars=100_000)
 
 
 def _checked_path(path: Any) -> Path:
