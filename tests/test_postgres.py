@@ -169,6 +169,15 @@ def test_a_newer_schema_is_refused_untouched(postgres_server, tmp_path):
     assert [r[0] for r in rows] == KNOWN + [999]
 
 
+def test_a_database_of_another_application_is_refused_untouched(postgres_server):
+    dbname = postgres_server.create_database()
+    postgres_server.sql("CREATE TABLE models (id int, title text)", dbname)
+    with pytest.raises(SchemaVersionError, match=r"tables \['models'\] that fmc_jupyter did not create"):
+        open_registry(postgres_server.url(dbname), user="alice")
+    assert postgres_server.sql("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+                               dbname) == [("models",)]
+
+
 def test_a_read_only_role_reads_but_cannot_write_or_migrate(postgres_server, tmp_path):
     dbname = postgres_server.create_database()
     owner = PostgresRegistry(postgres_server.url(dbname), user="alice", artifacts=tmp_path)
