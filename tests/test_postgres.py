@@ -270,3 +270,15 @@ def test_artifacts_on_an_s3_api_server(postgres_url, s3_server, tmp_path, monkey
     monkeypatch.setenv("FMC_CACHE_DIR", str(tmp_path / "another-host-cache"))  # another replica, empty cache
     with open_registry(postgres_url, user="bob") as other:
         assert np.array_equal(other.load_dataset("in-s3").x, x)
+
+
+def test_a_lost_connection_is_a_clear_error(postgres_server, tmp_path):
+    dbname = postgres_server.create_database()
+    reg = PostgresRegistry(postgres_server.url(dbname), user="alice", artifacts=tmp_path)
+    pid = reg.db.connection.info.backend_pid
+    postgres_server.sql("SELECT pg_terminate_backend(%s)", params=(pid,))  # the server drops this session
+    with pytest.raises(RegistryUnavailableError, match="lost the connection to PostgreSQL.*open the registry again"):
+        reg.search("mobilenet")
+    reg.close()
+    with open_registry(postgres_server.url(dbname), user="alice") as again:  # a new connection works
+        assert again.count("family=mobilenet") > 0

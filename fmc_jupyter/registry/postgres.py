@@ -249,10 +249,13 @@ class PostgresRegistry(Registry):
 
         if limit is None or limit + offset > 1000:
             return run(filters_first=True)
-        try:
+        def budgeted() -> pd.DataFrame:
             with self.db.connection.transaction():  # a savepoint when called inside a write transaction
                 self.db.raw("SELECT set_config('statement_timeout', %s, true)", [str(ORDER_SCAN_BUDGET_MS)])
                 return run(filters_first=False)
+
+        try:
+            return self.db.guard(budgeted)
         except pg_errors.QueryCanceled:
             return run(filters_first=True)
 
