@@ -112,6 +112,7 @@ class PostgresRegistry(Registry):
         self._depth = 0
         self._hold = False
         self._after_commit = []
+        self._on_rollback = []
         self._before_commit = None
         conn = _connect(url)
         try:
