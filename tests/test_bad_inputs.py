@@ -413,3 +413,24 @@ async def test_rest_answers_json_4xx_and_leaves_nothing_behind(jp_fetch, world, 
     for word in words:
         assert word.lower() in message.lower(), message
     assert snapshot(world.reg) == before
+
+
+# ------------------------------------------------------------------ accepted arrays are never written either
+@pytest.mark.parametrize("images", [
+    pytest.param(X, id="uint8"),
+    pytest.param(X.astype(np.float32), id="float32"),
+    pytest.param(X.astype(np.int16), id="int16-in-range"),
+    pytest.param(X[..., 0], id="grayscale"),
+])
+def test_accepted_arrays_are_never_written(world, images):
+    from fmc_jupyter.arrays import check_labelled
+
+    world.tracked.clear()
+    x, y = world.arr(images), world.arr(np.array(list("abc"))[Y])
+    data = check_labelled(x, y)
+    if np.may_share_memory(data.x, x):  # handed on without a copy: then only as a read-only view
+        assert not data.x.flags.writeable
+    assert not np.may_share_memory(data.y, y)
+    result = fmc.evaluate(world.keras_model, x, y, registry=world.reg)
+    assert result.dataset.num_examples == len(Y) and 0 <= result.accuracy <= 1
+    _check_unchanged(world, snapshot(world.reg))

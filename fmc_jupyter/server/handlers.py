@@ -10,6 +10,7 @@ shared with the registry service (:mod:`fmc_jupyter.httpapi`): ``{"error", "mess
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -257,3 +258,123 @@ def setup_handlers(web_app: Any, pool: RegistryPool) -> None:
     handlers = [(url_path_join(base, pattern) + "/?$", handler) for pattern, handler in ROUTES]
     handlers.append((base + r"(?:/.*)?$", NoRouteHandler))
     web_app.add_handlers(".*$", handlers)
+
+
+# ---------------------------------------------------------------------------------------------- panel views
+# Routes of the panel's model page, diff view, datasets view and compact filters (issue 14).
+FACET_FIELDS = {"task": "task", "domain": "domain", "license": "license", "source": "source_kind",
+                "family": "family", "owner": "owner"}
+
+
+class FacetCountsHandler(FmcHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        """``?q=<query>`` -> ``{field: [[value, count], ...]}`` for task, domain, license, source, family and
+        owner among the models the query finds (most frequent first): the quick filters' options."""
+        from ..registry.registry import SEARCH_COLUMNS  # a facet whose column search does not return stays empty
+
+        query = self.get_argument("q", "")
+        columns = [c for c in dict.fromkeys(FACET_FIELDS.values()) if c in SEARCH_COLUMNS]
+        frame = await self.call(lambda reg: reg.search(query, columns=columns, limit=None))
+        answer: dict[str, Any] = {}
+        for name, column in FACET_FIELDS.items():
+            counts = frame[column].dropna().astype(str).value_counts() if column in frame else {}
+            answer[name] = [[str(v), int(n)] for v, n in sorted(dict(counts).items(),
+                                                                 key=lambda kv: (-kv[1], kv[0].lower()))]
+        answer["total"] = int(len(frame))
+        self.reply(answer)
+
+
+def _report_of(run: Any) -> str | None:
+    """The path of the run's HTML report (``run.report()`` records it in the run's metrics) if that file exists."""
+    path = (run.metrics or {}).get("report") if isinstance(run.metrics, dict) else None
+    return path if isinstance(path, str) and path.lower().endswith(".html") and os.path.isfile(path) else None
+
+
+class ModelPageHandler(FmcHandler):
+    @tornado.web.authenticated
+    async def get(self, ref: str) -> None:
+        """Everything the model page shows, in one answer: ``{model, versions, runs, rankings, comments,
+        aliases}``. Each version carries ``made_by_run`` (the run whose result it is); each run its dataset's
+        name, its epoch history (newest 20 runs), the version it produced and whether it has an HTML report."""
+        def page(reg) -> dict[str, Any]:
+            model = reg.model(ref)
+            versions = httpapi.frame_records(reg.versions(model.id))
+            runs = httpapi.frame_records(reg.runs(model=model.id))
+            datasets = {int(d["id"]): d["name"] for d in httpapi.frame_records(reg.datasets())} if runs else {}
+            made_by = {}
+            for i, run in enumerate(runs):
+                run["dataset"] = datasets.get(run.get("dataset_id")) if run.get("dataset_id") is not None else None
+                record = reg.run(run["id"])
+                if i < RUNS_WITH_HISTORY:
+                    run["history"] = record.history
+                run["report"] = _report_of(record) is not None
+                if run.get("result_model_id") is not None:
+                    made_by[int(run["result_model_id"])] = run["id"]
+            for version in versions:
+                version["made_by_run"] = made_by.get(int(version["id"]), version.get("run_id"))
+            return {"model": model, "versions": versions, "runs": runs,
+                    "rankings": reg.rankings(model=model.id), "comments": reg.comments(model.id),
+                    "aliases": reg.aliases(model.id)}
+
+        self.reply(await self.call(page))
+
+    @tornado.web.authenticated
+    async def patch(self, ref: str) -> None:
+        """Body ``{"description": "...", "tags": "a, b"}``: change one of your models -> the model record."""
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise InputError('send a JSON body such as {"description": "...", "tags": "a, b"}') from None
+        if not isinstance(body, dict) or not body or set(body) - {"description", "tags"} \
+                or not all(isinstance(v, str) for v in body.values()):
+            raise InputError('send a JSON object with "description" and/or "tags" as strings')
+        self.reply(await self.call(lambda reg: reg.update_model(ref, **body)))
+
+
+class RunReportHandler(FmcHandler):
+    @tornado.web.authenticated
+    async def get(self, run_id: str) -> None:
+        """The run's standalone HTML training report (``run.report()`` wrote it), or 404."""
+        path = await self.call(lambda reg: _report_of(reg.run(run_id)))  # the registry checks the id
+        if path is None:
+            raise NotFoundError(f"training run {run_id} has no HTML report; call run.report() in the notebook")
+        # a sandboxed document: no script of a report runs with the Jupyter origin's rights
+        self.set_header("Content-Security-Policy", "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'")
+        with open(path, "rb") as fh:
+            self.finish(fh.read(), set_content_type="text/html; charset=utf-8")
+
+
+class LeaderboardHandler(FmcHandler):
+    @tornado.web.authenticated
+    async def get(self, ref: str) -> None:
+        """Every visible model evaluated on the dataset, best first: ``[{model_id, name, version, accuracy,
+        evaluations, last_evaluated}]``."""
+        self.reply(await self.call(lambda reg: reg.leaderboard(ref)))
+
+
+class DiffViewHandler(FmcHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        """``?a=<ref>&b=<ref>`` -> the diff (as ``/diff``) plus ``folded`` (identical layers folded), computed
+        in a child process (:mod:`.diff_worker`) so Keras and TensorFlow never load into the server."""
+        from .diff_worker import diff_in_child
+
+        a, b = (self.get_argument(name, "").strip() for name in ("a", "b"))
+        if not a or not b:
+            raise InputError("give the two models to compare: diff/view?a=<ref>&b=<ref> (names, name:vN or ids)")
+        # 404 here, before any child work, for what you cannot see
+        await self.call(lambda reg: [reg.model(ref) for ref in (a, b)])
+        target = None if self.pool.remote else str(self.pool.target)
+        self.reply(await diff_in_child(target, self.registry_user(), a, b))
+
+
+ROUTES += [
+    (r"facets/counts", FacetCountsHandler),
+    (rf"models/{_REF}/page", ModelPageHandler),
+    (r"runs/(?P<run_id>[^/]+)/report", RunReportHandler),
+    (rf"datasets/{_REF}/leaderboard", LeaderboardHandler),
+    (r"diff/view", DiffViewHandler),
+]
+ROUTE_NAMES += ["facets/counts", "models/{ref}/page", "runs/{id}/report", "datasets/{ref}/leaderboard",
+                "diff/view"]
