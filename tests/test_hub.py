@@ -480,3 +480,23 @@ def test_owner_qualified_names_reach_the_panel_as_one_encoded_segment(hub, panel
     hidden, absent = _panel(hub, panels, "bob", "models/alice%2Falice-secret-net"), \
         _panel(hub, panels, "bob", "models/alice%2Fno-such-net")
     assert hidden.status_code == absent.status_code == 404 and hidden.json()["error"] == "NotFoundError"
+
+
+def test_the_panel_pool_acts_only_as_the_owner_of_the_server_token(hub, monkeypatch):
+    """A signed-in user other than the token's owner gets PermissionDeniedError (403), never the owner's view."""
+    import asyncio
+
+    from fmc_jupyter.server.pool import RegistryPool
+
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", hub.tokens["alice"])
+    monkeypatch.delenv("FMC_REGISTRY_TOKEN", raising=False)
+    monkeypatch.setenv("FMC_REGISTRY_URL", hub.service_url())
+    pool = RegistryPool()
+    try:
+        assert pool.remote and pool.describe() == {"kind": "service", "location": hub.service_url()}
+        stamp = asyncio.run(pool.call("alice", pool.change_stamp))
+        assert stamp.isdigit()
+        with pytest.raises(PermissionDeniedError, match="as 'alice'"):
+            asyncio.run(pool.call("bob", lambda reg: reg.count("")))
+    finally:
+        pool.close()
