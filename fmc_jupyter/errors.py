@@ -10,6 +10,7 @@ __all__ = [
     "InputError",
     "ModelLoadError",
     "RegistryUnavailableError",
+    "SchemaVersionError",
     "FmcWarning",
 ]
 
@@ -64,6 +65,10 @@ class ModelLoadError(FmcError):
 
 class RegistryUnavailableError(FmcError, ConnectionError):
     """The shared registry service cannot be reached."""
+
+
+class SchemaVersionError(FmcError):
+    """A registry database written by a newer (or unknown) version of fmc_jupyter: upgrade before using it."""
 
 
 class FmcWarning(UserWarning):

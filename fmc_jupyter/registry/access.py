@@ -74,7 +74,7 @@ def parse_ref(ref: Any) -> int | ModelRef:
         return fields.integer(ref.strip(), "model id")
     if not isinstance(ref, str) or not ref.strip() or len(ref) > 400:
         raise InputError(f"a model is named by its name, 'name:vN', 'name@alias' or id, not {ref!r:.80}")
-    return ModelRef(ref)
+    return ModelRef(fields.text(ref, "model reference", allow_none=False))
 
 
 def not_found_model(ref: Any) -> NotFoundError:
@@ -120,8 +120,14 @@ class Access:
         row = self._resolve(parsed)
         if row is not None:
             return row
-        names = [r["name"] for r in self.query(f"SELECT DISTINCT name FROM models WHERE {visible}", vparams)]
+        sql, args = f"SELECT DISTINCT name FROM models WHERE {visible}", list(vparams)
+        if parsed.owner:  # suggest only that owner's lines you can see
+            sql += " AND owner = ?"
+            args.append(parsed.owner)
+        names = [r["name"] for r in self.query(sql, args)]
         close = difflib.get_close_matches(parsed.name, names, n=3, cutoff=0.6)
+        if parsed.owner:
+            close = [f"{parsed.owner}/{c}" for c in close]
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else " Search with reg.search('...')."
         raise NotFoundError(f"no model '{parsed.text}' that you can see.{hint}")
 

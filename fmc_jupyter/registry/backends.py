@@ -10,7 +10,8 @@ target                    backend
                           ``<jupyter data dir>/fmc/registry.db``
 a path, ``sqlite:///p``   embedded SQLite (:class:`~fmc_jupyter.registry.registry.Registry`)
 ``"hub"``, ``http(s)://`` the team's registry service (:class:`~fmc_jupyter.registry.remote.RemoteRegistry`)
-``postgresql://...``      not available yet (issue 12 adds it here)
+``postgresql://...``      a PostgreSQL server (:class:`~fmc_jupyter.registry.postgres.PostgresRegistry`;
+                          artifacts in ``$FMC_ARTIFACTS``)
 ========================  =====================================================================
 """
 
@@ -53,8 +54,9 @@ def _remote(target: str, user: str | None) -> RegistryInterface:
 
 
 def _postgresql(target: str, user: str | None) -> RegistryInterface:
-    raise FmcError("PostgreSQL registries are not available yet in this version of fmc_jupyter; use a registry "
-                   "file (a path or sqlite:///path) or the team's registry service ('hub' or its http(s):// URL)")
+    from .postgres import PostgresRegistry
+
+    return PostgresRegistry(target, user=user)
 
 
 #: scheme -> factory(target, user). ``"path"``: a plain file path; ``"hub"``: the word hub.

@@ -99,27 +99,36 @@ def number(value: Any, name: str, *, minimum: float | None = None, maximum: floa
 
 def fraction(value: Any, name: str) -> float | None:
     """An accuracy: a fraction in ``[0, 1]``, or a percentage in ``(1, 100]`` (divided by 100)."""
-    result = number(value, name)
+    try:
+        result = number(value, name)
+    except InputError:
+        result = -1.0
     if result is None:
         return None
-    if result < 0 or result > 100:
-        raise InputError(f"{name} is an accuracy: a fraction in [0, 1] or a percentage in [0, 100], not {value!r}")
+    if not 0 <= result <= 100:
+        raise InputError(f"{name} is an accuracy: a fraction in [0, 1] or a percentage in [0, 100], not "
+                         f"{_show(value)}")
     return result / 100 if result > 1 else result
 
 
 def text(value: Any, name: str, *, max_chars: int = MAX_TEXT, allow_none: bool = True,
-         non_empty: bool = False) -> str | None:
-    """A ``str`` of at most ``max_chars`` characters (``None`` if allowed)."""
+         non_empty: bool = False, example: str | None = None) -> str | None:
+    """A ``str`` of at most ``max_chars`` characters (``None`` if allowed); ``example`` is shown on a type error."""
     if value is None and allow_none:
         return None
     if not isinstance(value, str):
-        raise InputError(f"{name} must be text, not {_show(value)}")
+        such_as = f" such as {example!r}" if example else ""
+        raise InputError(f"{name} must be text{such_as}, not {_show(value)}")
     if non_empty and not value.strip():
         raise InputError(f"{name} must not be empty")
     if len(value) > max_chars:
         raise InputError(f"{name} holds at most {max_chars} characters, not {len(value)}")
     if "\x00" in value:
         raise InputError(f"{name} must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{name} holds characters that are not valid Unicode text (lone surrogates)") from None
     return value
 
 

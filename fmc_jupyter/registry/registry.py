@@ -38,7 +38,7 @@ from ..query import FTS_DRIVEN, ORDER_DRIVEN, compile_order, compile_query
 from ..records import DatasetRecord, ModelRecord, RunRecord, record_from_row
 from . import fields
 from .access import CATALOG_OWNER, Access, not_found_model
-from .artifacts import make_dirs, store_file, write_atomic
+from .artifacts import LocalArtifactStore, make_dirs
 from .interface import RegistryInterface
 from .lineage import LineageMixin
 from .schema import MIGRATIONS
@@ -49,9 +49,16 @@ BUSY_TIMEOUT_S = 30.0
 _ORDER_SCAN_BUDGET = 20  # x 10,000 SQLite VM steps, about 1 ms
 SEARCH_COLUMNS = ["id", "name", "version", "family", "architecture", "task", "domain", "source_kind", "input_size",
                   "params", "size_mb", "top1", "top5", "depth", "cpu_ms", "gpu_ms", "pretrained_on", "num_classes",
-                  "owner", "visibility", "parent_id", "description", "created_at"]
+                  "owner", "visibility", "parent_id", "description", "created_at", "format", "weights_present",
+                  "license"]
 _NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "ceph", "glusterfs", "lustre", "gpfs", "beegfs",
                "davfs", "sshfs", "virtiofs"}
+
+
+def _handle_name(handle: str | None) -> str:
+    """A default line name for a ``hf://owner/repo`` (repo) or ``kaggle://o/model/keras/variant[/v]`` (variant)."""
+    parts = (handle or "model").split("://")[-1].split("/")
+    return parts[3] if handle and handle.startswith("kaggle://") and len(parts) >= 4 else parts[-1]
 
 
 def network_filesystem(path: Path, mounts: str | None = None) -> str | None:
@@ -104,6 +111,7 @@ class Registry(LineageMixin, RegistryInterface):
         self.path = _checked_path(path)
         self.dir_mode, self.file_mode = registry_modes()
         self.artifacts_root = self.path.parent / f"{self.path.stem}-artifacts"
+        self.artifacts = LocalArtifactStore(self.artifacts_root, self.dir_mode, self.file_mode)
         _make_private_dir(self.path.parent, self.dir_mode)
         fs = network_filesystem(self.path)
         if fs:
@@ -121,6 +129,7 @@ class Registry(LineageMixin, RegistryInterface):
             self._depth = 0
             self._hold = False
             self._after_commit: list[Callable[[], None]] = []
+            self._on_rollback: list[Callable[[], None]] = []
             self._before_commit: Callable[[], None] | None = None
             self._migrate()
             conn.execute("PRAGMA foreign_keys = ON")
@@ -211,30 +220,41 @@ class Registry(LineageMixin, RegistryInterface):
 
         ``before_commit()`` runs inside it just before the commit (the registry service records the request id
         and answer there, so a retried request is never applied twice). Slow work before the first change
-        (inspecting and copying a model file) does not hold the write lock.
+        (inspecting and copying a model file) does not hold the write lock. If it does not commit, the files
+        stored for it are removed again (:meth:`on_rollback`).
         """
         if self._hold or self._depth:
             raise FmcError("one_transaction() cannot be nested")
-        self._hold, self._before_commit = True, before_commit
+        self._hold, self._before_commit, self._on_rollback = True, before_commit, []
         try:
-            yield
-        except BaseException:
-            if self._depth:
-                self._depth = 0
-                self.db.conn.execute("ROLLBACK")
-                self._after_commit.clear()
-            raise
-        finally:
-            self._hold = False
-        try:
+            try:
+                yield
+            finally:
+                self._hold = False
             if self._depth:
                 self._depth = 0
                 self._commit()
             elif before_commit is not None:  # nothing changed (e.g. the same dataset again): record the answer
                 with self.transaction():
                     pass
+        except BaseException:
+            if self._depth:
+                self._depth = 0
+                self.db.conn.execute("ROLLBACK")
+            self._after_commit.clear()
+            undo, self._on_rollback = self._on_rollback, []
+            for action in undo:
+                with contextlib.suppress(Exception):
+                    action()
+            raise
         finally:
             self._before_commit = None
+            self._on_rollback = []
+
+    def on_rollback(self, action: Callable[[], None]) -> None:
+        """Inside :meth:`one_transaction`: run ``action`` (remove a stored file) if it does not commit."""
+        if self._hold:
+            self._on_rollback.append(action)
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` (removing a file) once the current transaction has committed."""
@@ -308,10 +328,8 @@ class Registry(LineageMixin, RegistryInterface):
         limit, offset = fields.limit_offset(limit, offset)
         cols = ", ".join(f'"{c}"' for c in fields.columns(columns, SEARCH_COLUMNS))
         visible, vparams = self._visible()
-        if query is not None and not isinstance(query, str):
-            raise InputError(f"a query is text such as 'family=mobilenet and params<5M', not {query!r:.60}")
-        if order_by is not None and not isinstance(order_by, str):
-            raise InputError(f"order_by is text such as '-top1, params', not {order_by!r:.60}")
+        _query_text(query)
+        fields.text(order_by, "order_by", max_chars=1000, example="-top1")
 
         def run(text_sql: str, use_index: bool) -> pd.DataFrame:
             where, params = compile_query(query or "", text_sql)
@@ -353,8 +371,7 @@ class Registry(LineageMixin, RegistryInterface):
         return run(FTS_DRIVEN, use_index=False)
 
     def count(self, query: str = "") -> int:
-        if query is not None and not isinstance(query, str):
-            raise InputError(f"a query is text such as 'family=mobilenet and params<5M', not {query!r:.60}")
+        _query_text(query)
         where, params = compile_query(query or "")
         visible, vparams = self._visible()
         return self.db.execute(f"SELECT count(*) FROM models WHERE {visible} AND {where}", vparams + params).fetchone()[0]
@@ -375,7 +392,7 @@ class Registry(LineageMixin, RegistryInterface):
             raise InputError(f"artifact_path takes a model or dataset record, not {type(record).__name__}")
         if not record.artifact:
             raise NotFoundError(f"{getattr(record, 'ref', record.name)} has no stored file (it is built from its source)")
-        return self.artifacts_root / record.artifact
+        return self.artifacts.local_path(record.artifact, getattr(record, "sha256", None))
 
     def _owned(self, ref: Any, action: str) -> ModelRecord:
         return record_from_row(ModelRecord, self.access.owned_model_row(ref, action))
@@ -449,9 +466,12 @@ class Registry(LineageMixin, RegistryInterface):
             raise InputError(f"add_model takes the path of a model file, not {type(path).__name__}")
         if not isinstance(fork, bool):
             raise InputError(f"fork must be True or False, not {fork!r}")
-        src = Path(path).expanduser()
-        if not src.is_file():
-            raise InputError(f"model file {src} does not exist")
+        # a hf:// / kaggle:// handle or a KerasHub preset folder is registered by reference (no artifact)
+        handle = str(path).strip() if isinstance(path, str) and "://" in path else None
+        src = Path(path).expanduser() if handle is None else None
+        if src is not None and not (src.is_file() or src.is_dir() and (src / "config.json").is_file()):
+            raise InputError(f"model file {src} does not exist" if not src.exists() else
+                             f"{src} is neither a model file nor a KerasHub preset folder (config.json)")
         meta = fields.check_fields(fields.MODEL_FIELDS, described, "model fields")
         overrides = fields.check_fields(fields.FACT_FIELDS, facts or {}, "facts") if facts is not None else {}
         if name is not None:
@@ -460,15 +480,30 @@ class Registry(LineageMixin, RegistryInterface):
         run_row = self.access.own_run_row(run_id) if run_id is not None else None
         if fork and (parent_row is None or not name):
             raise InputError("fork=True needs parent= (the model it derives from) and name= (the new line)")
-        line = str(parent_row["name"]) if parent_row is not None and not fork else self._own_line(name or src.stem)
-        # 2. inspect the file (slow; outside any transaction), then store it
+        if handle is not None:
+            from ..zoo.sources.kerashub import _check_handle
+
+            handle = _check_handle(handle)
+        default_name = src.stem if src is not None and src.is_file() else (src.name if src is not None else
+                                                                              _handle_name(handle))
+        line = str(parent_row["name"]) if parent_row is not None and not fork else self._own_line(name or default_name)
+        # 2. inspect the file or handle (slow; outside any transaction), then store a file
         from ..zoo.inspect import inspect_model_file  # lazy: keeps Keras out of the core
 
-        info = {**inspect_model_file(src), **overrides}
+        info = {**inspect_model_file(handle or src), **overrides}
         info = {**info, **fields.check_fields(fields.FACT_FIELDS, {k: v for k, v in info.items()
                                                                   if k in fields.FACT_FIELDS}, "inspected facts")}
+        card = {k: info[k] for k in ("license", "pretrained_on", "description", "tags", "task", "family")
+                if info.get(k) and k in fields.MODEL_FIELDS}
+        meta = {**fields.check_fields(fields.MODEL_FIELDS, card, "model card"),  # what the caller says wins
+                **{k: v for k, v in meta.items() if v not in (None, "", [], ())}}
         labels = meta.get("labels")
-        rel, digest, created = store_file(src, self.artifacts_root, "models", self.dir_mode, self.file_mode)
+        if src is None or not src.is_file():  # by reference: the preset's own loader fetches it on first use
+            return self._insert_model(src, line, version_of=parent_row, meta=meta, info=info, labels=labels,
+                                      run_row=run_row, rel=None, digest=None, checkpoint_epoch=checkpoint_epoch)
+        rel, digest, created = self.artifacts.put_file(src, "models")
+        if created:
+            self.on_rollback(lambda: self._remove_unreferenced("models", rel))
         try:
             return self._insert_model(src, line, version_of=parent_row, meta=meta, info=info, labels=labels,
                                       run_row=run_row, rel=rel, digest=digest, checkpoint_epoch=checkpoint_epoch)
@@ -480,11 +515,11 @@ class Registry(LineageMixin, RegistryInterface):
     def _remove_unreferenced(self, table: str, rel: str) -> None:
         """Remove a stored file that no row names (the row that would have named it was refused)."""
         if not self.db.execute(f"SELECT 1 FROM {table} WHERE artifact = ? LIMIT 1", [rel]).fetchone():
-            (self.artifacts_root / rel).unlink(missing_ok=True)
+            self.artifacts.delete(rel)
 
-    def _insert_model(self, src: Path, line: str, *, version_of: dict[str, Any] | None, meta: dict[str, Any],
-                      info: dict[str, Any], labels: list[str] | None, run_row: dict[str, Any] | None, rel: str,
-                      digest: str, checkpoint_epoch: int | None) -> ModelRecord:
+    def _insert_model(self, src: Path | None, line: str, *, version_of: dict[str, Any] | None, meta: dict[str, Any],
+                      info: dict[str, Any], labels: list[str] | None, run_row: dict[str, Any] | None,
+                      rel: str | None, digest: str | None, checkpoint_epoch: int | None) -> ModelRecord:
         parent_row = version_of
         with self.transaction() as db:
             version, latest = self._next_version(db, line, parent_row)
@@ -496,7 +531,8 @@ class Registry(LineageMixin, RegistryInterface):
                 "task": meta.get("task") or "classification", "domain": meta.get("domain") or "natural",
                 "source_kind": info["source_kind"], "source": _json(info.get("source", {})),
                 "input_size": info.get("input_size"), "params": info.get("params"),
-                "size_mb": round(src.stat().st_size / 1e6, 3), "top1": meta.get("top1"), "top5": meta.get("top5"),
+                "size_mb": round(src.stat().st_size / 1e6, 3) if src is not None and src.is_file() else None,
+                "top1": meta.get("top1"), "top5": meta.get("top5"),
                 "depth": info.get("depth"),
                 "pretrained_on": meta.get("pretrained_on") or base.get("pretrained_on"),
                 "license": meta.get("license") or base.get("license"),
@@ -507,7 +543,12 @@ class Registry(LineageMixin, RegistryInterface):
                 "visibility": meta.get("visibility", "private"),
                 "parent_id": base.get("id") if base else None,
                 "run_id": run_row["id"] if run_row else None, "artifact": rel, "sha256": digest,
+                "format": info.get("format"), "weights_present": 1 if rel else None,
             }
+            if not rel:  # by reference: present when the preset's folder or a download cache holds the weights
+                from ..zoo.sources.presence import weights_present
+
+                row["weights_present"] = weights_present(row)
             model_id = db["models"].insert(row).last_pk
             if checkpoint_epoch is not None and run_row is not None:
                 db["checkpoints"].insert({"model_id": model_id, "run_id": run_row["id"], "epoch": checkpoint_epoch})
@@ -550,7 +591,7 @@ class Registry(LineageMixin, RegistryInterface):
             db.execute("DELETE FROM models WHERE id = ?", [record.id])
             still_used = db.execute("SELECT 1 FROM models WHERE artifact = ? LIMIT 1", [record.artifact]).fetchone()
             if record.artifact and not still_used:
-                self.after_commit((self.artifacts_root / record.artifact).unlink)
+                self.after_commit(lambda rel=record.artifact: self.artifacts.delete(rel))
 
     # ------------------------------------------------------------------ datasets
     def add_dataset(self, x, y, name: str, class_names: Sequence[str] | None = None, *, description: str = "",
@@ -578,11 +619,11 @@ class Registry(LineageMixin, RegistryInterface):
                "image_shape": _json(list(images.shape[1:])), "num_classes": data.num_classes,
                "class_names": _json(list(data.class_names)), "class_counts": _json(counts), "source": source,
                "description": description, "artifact": rel, "created_by": self.user}
-        dest = self.artifacts_root / rel
-        created = not dest.exists()
+        created = not self.artifacts.exists(rel)
         if created:
-            write_atomic(dest, lambda fh: np.savez(fh, x=images, y=data.y, class_names=np.array(data.class_names)),
-                         self.dir_mode, self.file_mode)
+            self.artifacts.write(rel, lambda fh: np.savez(fh, x=images, y=data.y,
+                                                          class_names=np.array(data.class_names)))
+            self.on_rollback(lambda: self._remove_unreferenced("datasets", rel))
         try:
             with self.transaction() as db:
                 dataset_id = db["datasets"].insert(row).last_pk
@@ -613,7 +654,7 @@ class Registry(LineageMixin, RegistryInterface):
                 (isinstance(ref, str) and ref.strip().isdigit()):
             key, ref = "id", fields.integer(ref, "dataset id")
         elif isinstance(ref, str) and ref.strip() and len(ref) <= 400:
-            key = "name"
+            key, ref = "name", fields.text(ref, "dataset name", allow_none=False)
         else:
             raise InputError(f"a dataset is named by its name or id, not {ref!r:.60}")
         rows = list(self.db.query(f"SELECT * FROM datasets WHERE {key} = ?", [ref]))
@@ -789,6 +830,12 @@ class Registry(LineageMixin, RegistryInterface):
             f"WHERE e.dataset_id = ? AND {visible} GROUP BY m.id ORDER BY accuracy DESC",
             [dataset_id] + vparams)
         return pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description])
+
+
+def _query_text(query: Any) -> None:
+    if query is not None and not isinstance(query, str):
+        raise InputError(f"a query is text such as 'family=mobilenet and params<5M', not {query!r:.60}")
+    fields.text(query, "query", max_chars=100_000)
 
 
 def _checked_path(path: Any) -> Path:

@@ -3,8 +3,9 @@
 Every request is authenticated with JupyterHub (:class:`jupyterhub.services.auth.HubOAuth`): an API
 token in an ``Authorization: token <token>`` header (kernels: ``$JUPYTERHUB_API_TOKEN``) or the
 browser's hub login (OAuth cookie). The user a call acts for is the one JupyterHub names; nothing a
-client sends can change it. Each call opens ``Registry(path, user=<hub user>)`` on the one file, in a
-small thread pool, so SQLite's WAL + ``BEGIN IMMEDIATE`` does the locking. The service runs no SQL of its
+client sends can change it. Each call opens the registry (``Registry(path)`` on the one file, or
+``PostgresRegistry(url)`` when several replicas share a PostgreSQL database) as the hub user, in a small thread
+pool, so SQLite's WAL + ``BEGIN IMMEDIATE`` (PostgreSQL: an advisory write lock) does the locking. The service runs no SQL of its
 own: who may see what is decided by the registry's one authorization layer (:mod:`..registry.access`).
 
 Routes (under ``$JUPYTERHUB_SERVICE_PREFIX``, e.g. ``/services/fmc-registry/``)::
@@ -49,6 +50,7 @@ from jupyterhub.utils import url_path_join
 from tornado import httpserver, ioloop, web
 
 from ..errors import FmcError, InputError
+from ..registry.backends import scheme_of
 from ..registry.registry import Registry
 from ..registry.sqlite_driver import dbapi as sqlite3
 from . import wire
@@ -65,14 +67,26 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 UPLOAD_METHODS = frozenset({"add_model", "add_checkpoint", "add_dataset"})
 
 
-def call_registry(path: Path, user: str, method: str, args: list, kwargs: dict, request_id: str | None,
+def open_backend(target: str | Path, user: str) -> Registry:
+    """The registry the service serves, as ``user``: the embedded file, or a PostgreSQL database (a URL).
+
+    Never the HTTP client of another service: the service is where the registry's data lives.
+    """
+    if isinstance(target, str) and scheme_of(target) in ("postgresql", "postgres"):
+        from ..registry.postgres import PostgresRegistry
+
+        return PostgresRegistry(target, user=user)
+    return Registry(target, user=user)
+
+
+def call_registry(path: Path | str, user: str, method: str, args: list, kwargs: dict, request_id: str | None,
                   run: Callable[[Registry], Any] | None = None) -> str:
     """Run one registry call for ``user`` and return the JSON answer text.
 
     A write (:data:`wire.WRITE_METHODS` and the uploads) runs in ONE transaction together with the record of
     ``request_id`` and its answer; a retry of a recorded request gets the recorded answer and changes nothing.
     """
-    reg = Registry(path, user=user)
+    reg = open_backend(path, user=user)
     try:
         if run is None:
             if method not in wire.REMOTE_METHODS:
@@ -137,11 +151,14 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         self.hub_user: str = model["name"]
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Every error answer is JSON in the shared vocabulary (:mod:`fmc_jupyter.httpapi`)."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        message = getattr(exc, "log_message", None) or self._reason
+        if exc is None:
+            exc = web.HTTPError(status_code, self._reason)
+        status, body = wire.error_payload(exc)
+        self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(wire.dumps({"error": "PermissionDeniedError" if status_code in (401, 403) else "FmcError",
-                                "message": message}))
+        self.finish(wire.dumps(body))
 
     def fail(self, exc: BaseException) -> None:
         status, body = wire.error_payload(exc)
@@ -238,7 +255,7 @@ class ModelArtifactHandler(BaseHandler):
 
     async def get(self, ref: str) -> None:
         def find():
-            with Registry(self.service.path, user=self.hub_user) as reg:
+            with open_backend(self.service.path, user=self.hub_user) as reg:
                 record = reg.model(ref)
                 return record, reg.artifact_path(record)
 
@@ -289,7 +306,7 @@ class DatasetArraysHandler(ModelArtifactHandler):
 
     async def get(self, ref: str) -> None:
         def find():
-            with Registry(self.service.path, user=self.hub_user) as reg:
+            with open_backend(self.service.path, user=self.hub_user) as reg:
                 record = reg.dataset(ref)
                 return reg.artifact_path(record)
 
@@ -299,6 +316,16 @@ class DatasetArraysHandler(ModelArtifactHandler):
             return self.fail(exc)
         self.set_header("Content-Type", "application/octet-stream")
         await self.stream(path)
+
+
+class NoRouteHandler(BaseHandler):
+    """Any other path under ``api/``: a JSON 404 (or 405 for a known path with the wrong method)."""
+
+    def _none(self, *args: Any) -> None:
+        raise web.HTTPError(404, f"the registry service has no route {self.request.method} {self.request.path}; "
+                                 "see docs/deploying-on-jupyterhub.md for its HTTP API")
+
+    get = post = put = patch = delete = _none
 
 
 class HomeHandler(BaseHandler):
@@ -319,8 +346,10 @@ class RegistryService:
     """The registry file, a thread pool and the JupyterHub auth object shared by every handler."""
 
     def __init__(self, path: str | os.PathLike, threads: int = 4):
-        self.path = Path(path).expanduser().resolve()
-        Registry(self.path, user="fmc-service").close()  # create + migrate once, before serving
+        if isinstance(path, str) and scheme_of(path) not in ("path", "sqlite", "file", "postgresql", "postgres"):
+            raise FmcError(f"the registry service serves a registry file or a postgresql:// database, not {path!r}")
+        self.path: Path | str = path if isinstance(path, str) and "://" in path else Path(path).expanduser().resolve()
+        open_backend(self.path, user="fmc-service").close()  # create + migrate once, before serving
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fmc-registry")
         # the one HubOAuth of the process: the OAuth callback handler uses HubOAuth.instance() and must find the
         # login states (PKCE verifiers) that our handlers stored
@@ -339,6 +368,7 @@ def make_app(service: RegistryService, prefix: str) -> web.Application:
         (url_path_join(prefix, r"api/models/([^/]+)/artifact"), ModelArtifactHandler, kw),
         (url_path_join(prefix, "api/datasets"), DatasetUploadHandler, kw),
         (url_path_join(prefix, r"api/datasets/([^/]+)/arrays"), DatasetArraysHandler, kw),
+        (url_path_join(prefix, r"api(?:/.*)?"), NoRouteHandler, kw),
         (prefix.rstrip("/") + "/?", HomeHandler, kw),
     ], cookie_secret=os.urandom(32), login_url=service.hub_auth.login_url)
 
@@ -346,15 +376,17 @@ def make_app(service: RegistryService, prefix: str) -> web.Application:
 def main(argv: list[str] | None = None) -> None:
     """``python -m fmc_jupyter.service --db /srv/fmc/registry.db``: run as a JupyterHub-managed service."""
     parser = argparse.ArgumentParser(prog="python -m fmc_jupyter.service", description=main.__doc__)
-    parser.add_argument("--db", default=os.environ.get("FMC_REGISTRY"),
-                        help="registry file on LOCAL disk (default $FMC_REGISTRY)")
+    parser.add_argument("--registry", "--db", dest="db", default=os.environ.get("FMC_REGISTRY"),
+                        help="registry file on LOCAL disk, or postgresql://user:password@host:5432/db for several "
+                             "replicas (then set FMC_ARTIFACTS to a shared folder or s3:// URL); "
+                             "default $FMC_REGISTRY")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("FMC_SERVICE_THREADS", "4")))
     parser.add_argument("--url", default=os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"),
                         help="address to listen on (default $JUPYTERHUB_SERVICE_URL)")
     parser.add_argument("--prefix", default=os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/fmc-registry/"))
     opts = parser.parse_args(argv)
     if not opts.db:
-        parser.error("give --db PATH or set FMC_REGISTRY")
+        parser.error("give --registry PATH|postgresql://... or set FMC_REGISTRY")
     logging.basicConfig(level=logging.INFO, format="[fmc-registry %(asctime)s] %(message)s")
     try:
         service = RegistryService(opts.db, threads=opts.threads)
@@ -364,7 +396,9 @@ def main(argv: list[str] | None = None) -> None:
     server = httpserver.HTTPServer(make_app(service, opts.prefix), max_body_size=MAX_BODY_BYTES,
                                    xheaders=True)
     server.listen(url.port or 80, url.hostname or "127.0.0.1")
-    log.info("serving %s at %s%s", service.path, opts.url.rstrip("/"), opts.prefix)
+    from ..registry.postgres import redact_url
+
+    log.info("serving %s at %s%s", redact_url(str(service.path)), opts.url.rstrip("/"), opts.prefix)
     loop = ioloop.IOLoop.current()
 
     def shut_down(*_):  # SIGTERM/SIGINT: stop taking requests, let running calls commit, then exit
