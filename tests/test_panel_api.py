@@ -96,8 +96,13 @@ async def test_facet_counts_follow_the_query_and_privacy(api):
 
 
 async def test_model_page_says_which_run_made_each_version(api, seeded):
+    from fmc_jupyter.server import diff_worker
+
     ids = seeded[1]
+    shutdown()
     page = await api("models", "alice-net:v1", "page")
+    assert diff_worker._warming is not None  # two versions: the diff's child process starts loading Keras now
+    shutdown()
     assert page["model"]["ref"] == "alice-net:v1"
     made = {v["version"]: v["made_by_run"] for v in page["versions"]}
     assert made == {1: None, 2: ids["run"]}

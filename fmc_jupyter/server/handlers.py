@@ -325,7 +325,12 @@ class ModelPageHandler(FmcHandler):
                     "rankings": reg.rankings(model=model.id), "comments": reg.comments(model.id),
                     "aliases": reg.aliases(model.id)}
 
-        self.reply(await self.call(page))
+        answer = await self.call(page)
+        if len(answer["versions"]) > 1:  # a diff of two versions is likely: have its child process ready
+            from .diff_worker import warm
+
+            warm()
+        self.reply(answer)
 
     @tornado.web.authenticated
     async def patch(self, ref: str) -> None:
