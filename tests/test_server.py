@@ -189,7 +189,7 @@ async def test_diff_of_two_versions(api, seeded, tmp_path):
     with Registry(seeded[0], user="alice") as alice:
         alice.add_model(tiny_keras_model(tmp_path / "a.keras", 3), "diffed")
         alice.add_model(tiny_keras_model(tmp_path / "b.keras", 5), "diffed")
-    body = await api("diff", params={"a": "diffed:v1", "b": "diffed:v2"})
+    body = await api("diff", params={"a": "diffed:v1", "b": "diffed:v2"}, request_timeout=300)  # a child process
     assert "head replaced" in body["summary"] and "Dense(3) -> Dense(5)" in body["summary"]
     code, error = await error_of(api, "diff", params={"a": "diffed:v1", "b": "diffed:v2"}, user=BOB)
     assert code == 404 and "diffed" in error["message"]

@@ -205,17 +205,17 @@ class DatasetRankingsHandler(FmcHandler):
 class DiffHandler(FmcHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        """``?a=<ref>&b=<ref>`` -> ``fmc_jupyter.modeldiff.diff(a, b).to_dict()`` (reads model files)."""
+        """``?a=<ref>&b=<ref>`` -> ``fmc_jupyter.modeldiff.diff(a, b).to_dict()`` (reads model files), computed in
+        the child process of :mod:`.diff_worker`: Keras and TensorFlow never load into the server."""
+        from .diff_worker import diff_in_child
+
         a, b = (self.get_argument(name, "").strip() for name in ("a", "b"))
         if not a or not b:
             raise InputError("give the two models to compare: diff?a=<ref>&b=<ref> (names, name:vN or ids)")
-
-        def work(reg) -> dict[str, Any]:
-            from ..modeldiff import diff
-
-            return diff(a, b, registry=reg).to_dict()
-
-        self.reply(await self.call(work))
+        await self.call(lambda reg: [reg.model(ref) for ref in (a, b)])  # 404 before any child work
+        result = await diff_in_child(None if self.pool.remote else str(self.pool.target), self.registry_user(), a, b)
+        result.pop("folded", None)
+        self.reply(result)
 
 
 class NoRouteHandler(FmcHandler):
@@ -317,7 +317,12 @@ class ModelPageHandler(FmcHandler):
                     "rankings": reg.rankings(model=model.id), "comments": reg.comments(model.id),
                     "aliases": reg.aliases(model.id)}
 
-        self.reply(await self.call(page))
+        answer = await self.call(page)
+        if len(answer["versions"]) > 1:  # a diff of two versions is likely: have its child process ready
+            from .diff_worker import warm
+
+            warm()
+        self.reply(answer)
 
     @tornado.web.authenticated
     async def patch(self, ref: str) -> None:
