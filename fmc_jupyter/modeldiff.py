@@ -54,7 +54,7 @@ from .zoo.sources.layers import KerasModelReader, LayerInfo, LayerReader
 if TYPE_CHECKING:  # pragma: no cover
     from .registry import Registry
 
-__all__ = ["diff", "ModelDiff", "LayerInfo", "weight_change", "CHUNK_ELEMENTS", "FILE_READ_ABOVE_BYTES"]
+__all__ = ["diff", "ModelDiff", "LayerInfo", "weight_change", "fold_layers", "CHUNK_ELEMENTS", "FILE_READ_ABOVE_BYTES"]
 
 CHUNK_ELEMENTS = 1 << 20  # 1M values (8 MB as float64) per step of the weight statistics
 _LAYER_COLUMNS = ["position", "status", "name_a", "name_b", "type_a", "type_b", "changes", "output_shape_a",
@@ -413,54 +413,110 @@ class ModelDiff:
                            "metadata": meta, "layers": self.layers.to_dict(orient="records")})
 
     def plot(self, ax: Any = None, log: bool = True):
-        """Relative weight change per layer along the depth of ``b`` (matplotlib); added/removed marked.
+        """Relative weight change per layer along the depth of ``b`` (matplotlib); added/removed/changed marked.
 
-        Returns the Axes.
+        Without ``ax`` it draws a new ``matplotlib.figure.Figure`` (no pyplot state) and returns it, so the
+        notebook shows the figure once and echoes no ``<Axes ...>`` line; with ``ax`` it draws there and returns
+        ``ax``. Layers whose weights could not be compared (shapes differ, added, removed) have no bar.
         """
-        import matplotlib.pyplot as plt
-
         if ax is None:
-            _, ax = plt.subplots(figsize=(10, 3.5))
+            from matplotlib.figure import Figure
+
+            fig = Figure(figsize=(10, 3.5))
+            target, result = fig.subplots(), fig
+        else:
+            target, result = ax, ax
         rows = self.layers.reset_index(drop=True)
-        rel = rows["relative_change"].astype(float)
-        finite = rel.where(np.isfinite(rel))
-        shown = finite.where(finite > 0) if log else finite
-        ax.bar(rows.index, shown.fillna(0.0), width=0.8, color="tab:blue", label="relative change ||Δw|| / ||w_a||")
+        rel = pd.to_numeric(rows["relative_change"], errors="coerce").astype(float).to_numpy()
+        finite = np.isfinite(rel)
+        positive = finite & (rel > 0)
+        use_log = log and bool(positive.any())
+        heights = np.where(positive if use_log else finite, rel, 0.0)
+        target.bar(rows.index, heights, width=0.8, color="tab:blue", label="relative change ||Δw|| / ||w_a||")
+        base = float(rel[positive].min()) / 2 if use_log else 0.0
         for status, color, marker in (("added", "tab:green", "^"), ("removed", "tab:red", "v"),
                                       ("changed", "tab:orange", "o")):
             idx = rows.index[rows["status"] == status]
             if len(idx):
-                base = np.nanmin(shown) if log and np.isfinite(np.nanmin(shown.fillna(np.nan))) else 0.0
-                ax.scatter(idx, np.full(len(idx), base if base else (1e-6 if log else 0.0)), color=color,
-                           marker=marker, label=status, zorder=3)
-        if log and (shown > 0).any():
-            ax.set_yscale("log")
-        ax.set_xlabel(f"layer (depth order of {self.b})")
-        ax.set_ylabel("relative change")
-        ax.set_title(f"{self.a} -> {self.b}: {self.summary}", fontsize=9)
-        ax.legend(fontsize=8, loc="best")
-        return ax
+                target.scatter(idx, np.full(len(idx), base), color=color, marker=marker, label=status, zorder=3)
+        if use_log:
+            target.set_yscale("log")
+        if not finite.any():
+            target.text(0.5, 0.5, "no layer's weights could be compared (shapes differ or layers added/removed)",
+                        transform=target.transAxes, ha="center", va="center", fontsize=9, color="0.4")
+        target.set_xlabel(f"layer (depth order of {self.b})")
+        target.set_ylabel("relative change")
+        target.set_title(f"{self.a} -> {self.b}: {self.summary}", fontsize=9)
+        target.legend(fontsize=8, loc="best")
+        if ax is None:
+            result.tight_layout()
+        return result
 
     def _repr_html_(self, max_rows: int = 200) -> str:
+        """The summary, the changed layers (runs of identical/frozen layers folded into one row with their
+        count), and the two models' metadata side by side with the differing fields highlighted."""
         esc = html.escape
         head = f"<h4>{esc(f'diff {self.a} -> {self.b}')}</h4><p><b>{esc(self.summary)}</b></p>"
         if self.relation:
             head += f"<p>{esc(self.relation)}</p>"
         head += "".join(f"<p><i>{esc(n)}</i></p>" for n in self.notes)
+        mark = "background:rgba(255,165,0,0.22)"
         meta_rows = "".join(
-            f"<tr><th style='text-align:left'>{esc(str(k))}</th><td style='text-align:left'>{esc(_cell(va))}</td>"
-            f"<td style='text-align:left'>{esc(_cell(vb))}</td></tr>"
-            for k, va, vb in zip(self.metadata.index, self.metadata["a"], self.metadata["b"]))
+            f"<tr style='{'' if same else mark}'><th style='text-align:left'>{esc(str(k))}</th>"
+            f"<td style='text-align:left'>{esc(_cell(va))}</td><td style='text-align:left'>{esc(_cell(vb))}</td></tr>"
+            for k, va, vb, same in zip(self.metadata.index, self.metadata["a"], self.metadata["b"],
+                                       self.metadata["same"] if "same" in self.metadata else [True] * len(self.metadata)))
         meta = f"<table><tr><th></th><th>{esc(self.a)}</th><th>{esc(self.b)}</th></tr>{meta_rows}</table>"
-        changed = self.changes
         cols = ["position", "status", "name_a", "name_b", "changes", "params_a", "params_b", "relative_change",
                 "cosine", "fraction_moved"]
-        body = "".join("<tr>" + "".join(f"<td>{esc(_cell(r[c]))}</td>" for c in cols) + "</tr>"
-                       for _, r in changed.head(max_rows).iterrows())
-        more = f"<p>{len(changed) - max_rows} more rows in .layers</p>" if len(changed) > max_rows else ""
-        table = (f"<table><tr>{''.join(f'<th>{esc(c)}</th>' for c in cols)}</tr>{body}</table>{more}"
-                 if len(changed) else "<p>no layer differs</p>")
+        rows = fold_layers(self.layers.to_dict(orient="records"))
+        shown = [r for r in rows if r["status"] != "same"]
+        body = []
+        for r in shown[:max_rows]:
+            if r["status"] == "folded":
+                body.append(f"<tr><td colspan='{len(cols)}' style='text-align:left;color:#777'>"
+                            f"{esc(_folded_text(r))}</td></tr>")
+            else:
+                body.append("<tr>" + "".join(f"<td>{esc(_cell(r[c]))}</td>" for c in cols) + "</tr>")
+        hidden = sum(1 for r in rows if r["status"] == "same")
+        note = f"<p style='color:#777'>{hidden} identical layer{'s' if hidden != 1 else ''} not listed</p>" if hidden else ""
+        more = f"<p>{len(shown) - max_rows} more rows in .layers</p>" if len(shown) > max_rows else ""
+        table = (f"<table><tr>{''.join(f'<th>{esc(c)}</th>' for c in cols)}</tr>{''.join(body)}</table>{more}{note}"
+                 if len(self.changes) else "<p>no layer differs</p>")
         return f"<div class='fmc-diff'>{head}{table}<details><summary>metadata</summary>{meta}</details></div>"
+
+
+#: a run of at least this many unremarkable layers (identical, or only frozen/unfrozen) folds into one row
+FOLD_AT = 3
+_QUIET = ("same", "frozen", "unfrozen")
+
+
+def fold_layers(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The layer rows with every run of >= :data:`FOLD_AT` consecutive rows of one quiet status
+    (``same``, ``frozen``, ``unfrozen``: structure equal, no weight moved) folded into one row
+    ``{"status": "folded", "folded_status": s, "count": n, "first": i, "last": j}``; other rows unchanged."""
+    out: list[dict[str, Any]] = []
+    i = 0
+    while i < len(layers):
+        status = layers[i].get("status")
+        j = i
+        while (j < len(layers) and status in _QUIET and layers[j].get("status") == status
+               and not layers[j].get("weights_changed")):
+            j += 1
+        if j - i >= FOLD_AT:
+            out.append({"status": "folded", "folded_status": status, "count": j - i,
+                        "first": layers[i].get("position"), "last": layers[j - 1].get("position")})
+            i = j
+        else:
+            out.append(layers[i])
+            i += 1
+    return out
+
+
+def _folded_text(row: dict[str, Any]) -> str:
+    what = {"same": "identical", "frozen": "frozen, weights identical",
+            "unfrozen": "unfrozen, weights identical"}.get(row["folded_status"], row["folded_status"])
+    return f"{row['count']} layers {what} (positions {row['first']}-{row['last']})"
 
 
 def _cell(value: Any) -> str:

@@ -12,7 +12,8 @@ import tornado.httpclient
 from jupyter_server.auth.identity import IdentityProvider, User
 
 from fmc_jupyter.registry import Registry
-from fmc_jupyter.server.diff_worker import fold_layers, shutdown
+from fmc_jupyter.modeldiff import fold_layers
+from fmc_jupyter.server.diff_worker import shutdown
 from _keras_models import tiny_keras_model
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]

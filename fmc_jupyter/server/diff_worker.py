@@ -15,35 +15,12 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-__all__ = ["diff_as_dict", "diff_in_child", "fold_layers", "shutdown"]
+from ..modeldiff import fold_layers
+
+__all__ = ["diff_as_dict", "diff_in_child", "shutdown"]
 
 _pool: ProcessPoolExecutor | None = None
 _lock = threading.Lock()
-#: a run of at least this many unremarkable layers (same, or only frozen/unfrozen) folds into one row
-FOLD_AT = 3
-_QUIET = ("same", "frozen", "unfrozen")
-
-
-def fold_layers(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The layer rows with every run of >= :data:`FOLD_AT` consecutive rows of one quiet status
-    (``same``, ``frozen``, ``unfrozen``: no weight moved, structure equal) folded into one row
-    ``{"status": "folded", "folded_status": s, "count": n, "first": i, "last": j}``; other rows unchanged."""
-    out: list[dict[str, Any]] = []
-    i = 0
-    while i < len(layers):
-        status = layers[i].get("status")
-        j = i
-        while j < len(layers) and layers[j].get("status") == status and status in _QUIET \
-                and not layers[j].get("weights_changed"):
-            j += 1
-        if j - i >= FOLD_AT:
-            out.append({"status": "folded", "folded_status": status, "count": j - i,
-                        "first": layers[i].get("position"), "last": layers[j - 1].get("position")})
-            i = j
-        else:
-            out.append(layers[i])
-            i += 1
-    return out
 
 
 def diff_as_dict(path: str | None, user: str, a: str, b: str) -> dict[str, Any]:

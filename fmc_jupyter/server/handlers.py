@@ -23,6 +23,7 @@ from .. import __version__, httpapi
 from ..config import current_user
 from ..errors import FmcError, InputError, NotFoundError
 from ..query import ALIASES, FIELDS
+from ..registry.fields import integer
 from .pool import RegistryPool
 
 __all__ = ["setup_handlers", "FmcHandler", "ROUTES", "RUNS_WITH_HISTORY"]
@@ -32,13 +33,6 @@ T = TypeVar("T")
 _ANONYMOUS_PROVIDERS = (IdentityProvider, PasswordIdentityProvider)
 RUNS_WITH_HISTORY = 20
 MAX_PAGE = 1000
-
-
-def model_ref(ref: str) -> str:
-    """A model reference from the path; an all-digits one is an id and must fit SQLite's integer range."""
-    if ref.strip().isdigit():
-        httpapi.whole_number("model id", ref.strip(), minimum=0)
-    return ref
 
 
 class FmcHandler(APIHandler):
@@ -64,7 +58,8 @@ class FmcHandler(APIHandler):
 
     def int_argument(self, name: str, default: int, maximum: int | None = None) -> int:
         """A non-negative whole-number query argument (capped at ``maximum``); else a 400."""
-        value = httpapi.whole_number(name, self.get_argument(name, None), default=default)
+        raw = self.get_argument(name, None)
+        value = default if raw in (None, "") else integer(raw, name, minimum=0)
         return min(value, maximum) if maximum is not None else value
 
     def reply(self, data: Any, status: int = 200) -> None:
@@ -130,14 +125,14 @@ class ModelsHandler(FmcHandler):
 class ModelHandler(FmcHandler):
     @tornado.web.authenticated
     async def get(self, ref: str) -> None:
-        self.reply(await self.call(lambda reg: reg.model(model_ref(ref))))
+        self.reply(await self.call(lambda reg: reg.model(ref)))
 
 
 class VersionsHandler(FmcHandler):
     @tornado.web.authenticated
     async def get(self, ref: str) -> None:
         """Every visible version of the model's line, oldest first (lineage through ``parent_id``)."""
-        self.reply(await self.call(lambda reg: reg.versions(model_ref(ref))))
+        self.reply(await self.call(lambda reg: reg.versions(ref)))
 
 
 class ModelRunsHandler(FmcHandler):
@@ -145,7 +140,7 @@ class ModelRunsHandler(FmcHandler):
     async def get(self, ref: str) -> None:
         """Training runs of the model's line, newest first; the newest ones carry their epoch history."""
         def runs(reg) -> list[dict[str, Any]]:
-            rows = httpapi.frame_records(reg.runs(model=model_ref(ref)))
+            rows = httpapi.frame_records(reg.runs(model=ref))
             for row in rows[:RUNS_WITH_HISTORY]:
                 row["history"] = reg.run(row["id"]).history
             return rows
@@ -156,14 +151,14 @@ class ModelRunsHandler(FmcHandler):
 class ModelRankingsHandler(FmcHandler):
     @tornado.web.authenticated
     async def get(self, ref: str) -> None:
-        self.reply(await self.call(lambda reg: reg.rankings(model=model_ref(ref))))
+        self.reply(await self.call(lambda reg: reg.rankings(model=ref)))
 
 
 class ModelCommentsHandler(FmcHandler):
     @tornado.web.authenticated
     async def get(self, ref: str) -> None:
         """Comments on one visible version, oldest first: ``id, model_id, author, text, created_at``."""
-        self.reply(await self.call(lambda reg: reg.comments(model_ref(ref))))
+        self.reply(await self.call(lambda reg: reg.comments(ref)))
 
     @tornado.web.authenticated
     async def post(self, ref: str) -> None:
@@ -176,7 +171,7 @@ class ModelCommentsHandler(FmcHandler):
             raise InputError('send a JSON body with the comment as a string: {"text": "your comment"}')
 
         def comment(reg) -> dict[str, Any]:
-            comment_id = reg.add_comment(model_ref(ref), body["text"])
+            comment_id = reg.add_comment(ref, body["text"])
             return next(c for c in httpapi.frame_records(reg.comments(ref)) if c["id"] == comment_id)
 
         self.reply(await self.call(comment), status=201)
@@ -186,14 +181,13 @@ class VisibilityHandler(FmcHandler):
     @tornado.web.authenticated
     async def post(self, ref: str, action: str) -> None:
         """``POST .../publish`` or ``.../unpublish`` one of your models."""
-        self.reply(await self.call(lambda reg: getattr(reg, action)(model_ref(ref))))
+        self.reply(await self.call(lambda reg: getattr(reg, action)(ref)))
 
 
 class RunHandler(FmcHandler):
     @tornado.web.authenticated
     async def get(self, run_id: str) -> None:
-        number = httpapi.whole_number("run id", run_id, minimum=1)
-        self.reply(await self.call(lambda reg: reg.run(number)))
+        self.reply(await self.call(lambda reg: reg.run(run_id)))  # the registry checks the id (one place)
 
 
 class DatasetsHandler(FmcHandler):
@@ -205,8 +199,6 @@ class DatasetsHandler(FmcHandler):
 class DatasetRankingsHandler(FmcHandler):
     @tornado.web.authenticated
     async def get(self, ref: str) -> None:
-        if ref.strip().isdigit():
-            httpapi.whole_number("dataset id", ref.strip(), minimum=0)
         self.reply(await self.call(lambda reg: reg.rankings(dataset=ref)))
 
 
@@ -221,7 +213,7 @@ class DiffHandler(FmcHandler):
         def work(reg) -> dict[str, Any]:
             from ..modeldiff import diff
 
-            return diff(model_ref(a), model_ref(b), registry=reg).to_dict()
+            return diff(a, b, registry=reg).to_dict()
 
         self.reply(await self.call(work))
 
