@@ -246,4 +246,18 @@ INSERT INTO registry_changes (id, count) VALUES (1, 0);
 """
 
 #: (number, SQL), the same numbers as :data:`.schema.MIGRATIONS`. Migration 1 also seeds the catalog.
-PG_MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (7, _V7), (8, _V8), (9, _V9), (10, _V10)]
+# ---- 30-31: model sources (issue 15, branch `sources`): facets format / weights_present; 31 seeds the KerasHub
+# presets (postgres.py inserts catalog.kerashub_rows()). weights_present stays NULL ("absent") for library-built
+# rows here: a shared server cannot see which machine holds the weights; stored files are present.
+_V30 = """
+ALTER TABLE models ADD COLUMN format CITEXT;
+ALTER TABLE models ADD COLUMN weights_present BIGINT;
+UPDATE models SET format = CASE source_kind WHEN 'tflite_file' THEN 'tflite' WHEN 'kerashub_preset' THEN 'kerashub'
+    ELSE 'keras' END;
+UPDATE models SET weights_present = 1 WHERE artifact IS NOT NULL;
+CREATE INDEX models_format ON models(format, top1);
+"""
+
+_V31 = "SELECT 1"
+
+PG_MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (7, _V7), (8, _V8), (9, _V9), (10, _V10), (30, _V30), (31, _V31)]

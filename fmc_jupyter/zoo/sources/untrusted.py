@@ -219,6 +219,11 @@ def run_isolated(fn: Callable[..., Any], *args: Any, what: str) -> Any:
     """
     import concurrent.futures
 
+    import sys
+
+    main = sys.modules.get("__main__")
+    if main is not None and not hasattr(main, "__spec__"):  # IPython's shell module: spawn reads __main__.__spec__
+        main.__spec__ = None
     with _LOCK:
         pool = _pool()
         future = pool.submit(fn, *args)
