@@ -73,11 +73,9 @@ def _model_record(model: Any, registry: "Registry") -> "ModelRecord":
 
 
 def _classifier(record: "ModelRecord", registry: "Registry"):
-    from .zoo import build_keras_model
+    from .zoo.sources import source_of
 
-    if record.source_kind == "keras_application":
-        return build_keras_model(record, registry, include_top=True, pooling=None)
-    return build_keras_model(record, registry)
+    return source_of(record).build(record, registry, head=True)
 
 
 def output_columns(record: "ModelRecord", num_outputs: int, class_names: Sequence[str]) -> np.ndarray:

@@ -37,7 +37,7 @@ class Field:
 
     name: str
     column: str
-    kind: str  # text | count | megabytes | fraction | pixels | millis | int
+    kind: str  # text | count | megabytes | fraction | pixels | millis | int | flag
     help: str
 
 
@@ -49,7 +49,9 @@ FIELDS: dict[str, Field] = {
         Field("architecture", "architecture", "text", "the constructor, e.g. MobileNetV3Small"),
         Field("task", "task", "text", "classification, feature-vector, ..."),
         Field("domain", "domain", "text", "visual domain: natural, medical, birds, insects, ..."),
-        Field("source", "source_kind", "text", "keras_application, keras_file or tflite_file"),
+        Field("source", "source_kind", "text", "keras_application, keras_file, tflite_file or kerashub_preset"),
+        Field("format", "format", "text", "how the model is stored: keras, tflite, kerashub, hf, kaggle"),
+        Field("weights", "weights_present", "flag", "whether the weights are on this machine: present or absent"),
         Field("pretrained", "pretrained_on", "text", "upstream dataset, e.g. imagenet"),
         Field("license", "license", "text", "license of the weights"),
         Field("preprocessing", "preprocessing", "text", "tf, caffe, torch, in-model, uint8"),
@@ -79,7 +81,8 @@ ALIASES: dict[str, str] = {
     "latency": "cpu_ms", "cpu": "cpu_ms", "gpu": "gpu_ms", "gpu_latency": "gpu_ms", "cpu_latency": "cpu_ms",
     "arch": "architecture", "model": "name", "kind": "source", "source_kind": "source",
     "pretrained_on": "pretrained", "dataset": "pretrained", "labels": "classes", "num_classes": "classes",
-    "tag": "tags", "layers": "depth", "user": "owner",
+    "tag": "tags", "layers": "depth", "user": "owner", "weights_present": "weights", "offline": "weights",
+    "license_name": "license",
 }
 
 #: limits far above any hand-written query, below where SQLite (expression depth 1000) or PostgreSQL give up
@@ -160,9 +163,18 @@ def resolve_field(name: str, query: str = "", pos: int = 0) -> Field:
     raise QueryError(f"unknown field '{name}'.{hint} Known fields: {', '.join(sorted(FIELDS))}", query, pos)
 
 
+_FLAGS = {"present": 1, "yes": 1, "true": 1, "1": 1, "local": 1, "absent": 0, "no": 0, "false": 0, "0": 0,
+          "missing": 0}
+
+
 def _value(field: Field, raw: str, query: str, pos: int) -> Any:
     if field.kind == "text":
         return raw
+    if field.kind == "flag":
+        if raw.lower() not in _FLAGS:
+            raise QueryError(f"'{raw}' is not a value of field '{field.name}': use present or absent (yes/no)",
+                             query, pos)
+        return _FLAGS[raw.lower()]
     if field.kind == "pixels":
         raw = re.sub(r"^(\d+)\s*x\s*\d+", r"\1", raw.lower())
     m = _NUMBER.match(raw.strip())
@@ -284,6 +296,8 @@ class _Parser:
         cmp = "=" if op.text == "==" else op.text
         if field.kind == "text" and cmp in ("<", "<=", ">", ">="):
             raise QueryError(f"field '{field.name}' is text: use =, != or ~ (contains)", self.query, op.pos)
+        if field.kind == "flag" and cmp not in ("=", "!="):
+            raise QueryError(f"field '{field.name}' is present or absent: use = or !=", self.query, op.pos)
         if field.kind != "text" and cmp == "~":
             raise QueryError(f"'~' (contains) works on text fields; '{field.name}' is a number", self.query, op.pos)
         return Node("cmp", field=field, cmp=cmp, value=_value(field, raw, self.query, value_tok.pos), pos=name.pos)
@@ -399,6 +413,8 @@ def _compile(node: Node, params: list[Any], text_sql: str, d: Dialect) -> str:
     if d is POSTGRESQL and field.kind in _INTEGER_KINDS and float(value).is_integer():
         value = int(value)  # an integer against a BIGINT column keeps its index usable (a float casts the column)
     params.append(value)
+    if field.kind == "flag":
+        return f"(coalesce({col}, 0) {node.cmp} {ph})"
     if node.cmp in ("<", "<=", ">", ">=") and d is SQLITE:
         # Unary + keeps ranges out of index selection: without STAT4, SQLite guesses every range keeps 1/4 of the
         # rows and picks a range index over the ORDER BY index, then sorts most of the table.

@@ -369,6 +369,7 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
     """
     from .registry import open_registry
     from .zoo.features import extract_features, images_hash
+    from .zoo.sources import source_of
 
     check_rank_arguments(x, y, models, per_class, methods, seed, bootstrap, dataset_name, class_names, layer, cache,
                          progress, save)
@@ -409,7 +410,7 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
         t0 = time.perf_counter()
         priors[record.id] = record.top1
         try:
-            ex = extract_features(record, images, registry, layer=layer if record.source_kind == "keras_file" else None,
+            ex = extract_features(record, images, registry, layer=layer if source_of(record).reads_layers else None,
                                   data_hash=data_hash, cache=cache, progress=progress)
         except FmcError as exc:
             errors[j] = str(exc) if record.ref in str(exc) else f"{record.ref}: {exc}"

@@ -88,6 +88,8 @@ class ModelRecord:
     artifact: str | None = None
     sha256: str | None = None
     created_at: str | None = None
+    format: str | None = None               # keras | tflite | kerashub | hf | kaggle
+    weights_present: int | None = None      # 1 when the weights were on this machine when last checked
 
     @property
     def ref(self) -> str:
@@ -110,7 +112,8 @@ class ModelRecord:
     def _repr_html_(self) -> str:
         keys = ["family", "architecture", "task", "domain", "input_size", "params", "size_mb", "top1", "top5",
                 "depth", "cpu_ms", "gpu_ms", "pretrained_on", "num_classes", "preprocessing", "license",
-                "source_kind", "owner", "visibility", "parent_id", "run_id", "sha256", "created_at", "tags"]
+                "source_kind", "format", "weights_present", "owner", "visibility", "parent_id", "run_id", "sha256",
+                "created_at", "tags"]
         title = html.escape(f"{self.ref}  (id {self.id})")
         desc = f"<p>{html.escape(self.description)}</p>" if self.description else ""
         return f"<div class='fmc-card'><h4>{title}</h4>{desc}{html_table([(k, getattr(self, k)) for k in keys])}</div>"

@@ -169,6 +169,15 @@ def test_a_newer_schema_is_refused_untouched(postgres_server, tmp_path):
     assert [r[0] for r in rows] == KNOWN + [999]
 
 
+def test_a_database_of_another_application_is_refused_untouched(postgres_server):
+    dbname = postgres_server.create_database()
+    postgres_server.sql("CREATE TABLE models (id int, title text)", dbname)
+    with pytest.raises(SchemaVersionError, match=r"tables \['models'\] that fmc_jupyter did not create"):
+        open_registry(postgres_server.url(dbname), user="alice")
+    assert postgres_server.sql("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+                               dbname) == [("models",)]
+
+
 def test_a_read_only_role_reads_but_cannot_write_or_migrate(postgres_server, tmp_path):
     dbname = postgres_server.create_database()
     owner = PostgresRegistry(postgres_server.url(dbname), user="alice", artifacts=tmp_path)
@@ -239,3 +248,37 @@ def test_same_dataset_from_two_registries_is_stored_once(postgres_server, tmp_pa
         with pytest.raises(Exception, match="datasets are never deleted"):  # the schema's trigger, as on SQLite
             a.db.execute("DELETE FROM datasets")
         assert len(a.datasets()) == 1
+
+
+def test_artifacts_on_an_s3_api_server(postgres_url, s3_server, tmp_path, monkeypatch):
+    """FMC_ARTIFACTS=s3://... (moto's S3 emulator on 127.0.0.1): datasets and model files live in the bucket."""
+    bucket = s3_server.make_bucket("fmc-pg-artifacts")
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("FMC_ARTIFACTS", f"s3://{bucket}/team")
+    monkeypatch.setenv("FMC_CACHE_DIR", str(tmp_path / "cache"))
+    x = np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3)
+    with open_registry(postgres_url, user="alice") as reg:
+        assert reg.artifacts.url == f"s3://{bucket}/team"
+        record = reg.add_dataset(x, [0, 1], "in-s3", ["a", "b"])
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_server.endpoint, aws_access_key_id=s3_server.key,
+                          aws_secret_access_key=s3_server.secret, region_name="us-east-1")
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys == [f"team/{record.artifact}"]
+    monkeypatch.setenv("FMC_CACHE_DIR", str(tmp_path / "another-host-cache"))  # another replica, empty cache
+    with open_registry(postgres_url, user="bob") as other:
+        assert np.array_equal(other.load_dataset("in-s3").x, x)
+
+
+def test_a_lost_connection_is_a_clear_error(postgres_server, tmp_path):
+    dbname = postgres_server.create_database()
+    reg = PostgresRegistry(postgres_server.url(dbname), user="alice", artifacts=tmp_path)
+    pid = reg.db.connection.info.backend_pid
+    postgres_server.sql("SELECT pg_terminate_backend(%s)", params=(pid,))  # the server drops this session
+    with pytest.raises(RegistryUnavailableError, match="lost the connection to PostgreSQL.*open the registry again"):
+        reg.search("mobilenet")
+    reg.close()
+    with open_registry(postgres_server.url(dbname), user="alice") as again:  # a new connection works
+        assert again.count("family=mobilenet") > 0

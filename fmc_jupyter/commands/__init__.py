@@ -25,7 +25,7 @@ __all__ = ["Command", "Context", "all_commands", "unquote", "query_text", "auto_
 MAX_ID = 2 ** 63 - 1
 
 # subcommand modules, in the order the help lists them
-MODULES = ["search", "show", "comment", "rank", "finetune", "runs", "evaluate", "diff", "datasets", "publish", "registry", "auto", "ui"]
+MODULES = ["search", "show", "comment", "rank", "finetune", "runs", "evaluate", "leaderboard", "diff", "datasets", "publish", "registry", "auto", "ui"]
 
 
 @dataclass(frozen=True)

@@ -112,12 +112,13 @@ def fraction(value: Any, name: str) -> float | None:
 
 
 def text(value: Any, name: str, *, max_chars: int = MAX_TEXT, allow_none: bool = True,
-         non_empty: bool = False) -> str | None:
-    """A ``str`` of at most ``max_chars`` characters (``None`` if allowed)."""
+         non_empty: bool = False, example: str | None = None) -> str | None:
+    """A ``str`` of at most ``max_chars`` characters (``None`` if allowed); ``example`` is shown on a type error."""
     if value is None and allow_none:
         return None
     if not isinstance(value, str):
-        raise InputError(f"{name} must be text, not {_show(value)}")
+        such_as = f" such as {example!r}" if example else ""
+        raise InputError(f"{name} must be text{such_as}, not {_show(value)}")
     if non_empty and not value.strip():
         raise InputError(f"{name} must not be empty")
     if len(value) > max_chars:

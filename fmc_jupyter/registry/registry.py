@@ -49,9 +49,16 @@ BUSY_TIMEOUT_S = 30.0
 _ORDER_SCAN_BUDGET = 20  # x 10,000 SQLite VM steps, about 1 ms
 SEARCH_COLUMNS = ["id", "name", "version", "family", "architecture", "task", "domain", "source_kind", "input_size",
                   "params", "size_mb", "top1", "top5", "depth", "cpu_ms", "gpu_ms", "pretrained_on", "num_classes",
-                  "owner", "visibility", "parent_id", "description", "created_at"]
+                  "owner", "visibility", "parent_id", "description", "created_at", "format", "weights_present",
+                  "license"]
 _NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "ceph", "glusterfs", "lustre", "gpfs", "beegfs",
                "davfs", "sshfs", "virtiofs"}
+
+
+def _handle_name(handle: str | None) -> str:
+    """A default line name for a ``hf://owner/repo`` (repo) or ``kaggle://o/model/keras/variant[/v]`` (variant)."""
+    parts = (handle or "model").split("://")[-1].split("/")
+    return parts[3] if handle and handle.startswith("kaggle://") and len(parts) >= 4 else parts[-1]
 
 
 def network_filesystem(path: Path, mounts: str | None = None) -> str | None:
@@ -322,7 +329,7 @@ class Registry(LineageMixin, RegistryInterface):
         cols = ", ".join(f'"{c}"' for c in fields.columns(columns, SEARCH_COLUMNS))
         visible, vparams = self._visible()
         _query_text(query)
-        fields.text(order_by, "order_by", max_chars=1000)
+        fields.text(order_by, "order_by", max_chars=1000, example="-top1")
 
         def run(text_sql: str, use_index: bool) -> pd.DataFrame:
             where, params = compile_query(query or "", text_sql)
@@ -459,9 +466,12 @@ class Registry(LineageMixin, RegistryInterface):
             raise InputError(f"add_model takes the path of a model file, not {type(path).__name__}")
         if not isinstance(fork, bool):
             raise InputError(f"fork must be True or False, not {fork!r}")
-        src = Path(path).expanduser()
-        if not src.is_file():
-            raise InputError(f"model file {src} does not exist")
+        # a hf:// / kaggle:// handle or a KerasHub preset folder is registered by reference (no artifact)
+        handle = str(path).strip() if isinstance(path, str) and "://" in path else None
+        src = Path(path).expanduser() if handle is None else None
+        if src is not None and not (src.is_file() or src.is_dir() and (src / "config.json").is_file()):
+            raise InputError(f"model file {src} does not exist" if not src.exists() else
+                             f"{src} is neither a model file nor a KerasHub preset folder (config.json)")
         meta = fields.check_fields(fields.MODEL_FIELDS, described, "model fields")
         overrides = fields.check_fields(fields.FACT_FIELDS, facts or {}, "facts") if facts is not None else {}
         if name is not None:
@@ -470,14 +480,27 @@ class Registry(LineageMixin, RegistryInterface):
         run_row = self.access.own_run_row(run_id) if run_id is not None else None
         if fork and (parent_row is None or not name):
             raise InputError("fork=True needs parent= (the model it derives from) and name= (the new line)")
-        line = str(parent_row["name"]) if parent_row is not None and not fork else self._own_line(name or src.stem)
-        # 2. inspect the file (slow; outside any transaction), then store it
+        if handle is not None:
+            from ..zoo.sources.kerashub import _check_handle
+
+            handle = _check_handle(handle)
+        default_name = src.stem if src is not None and src.is_file() else (src.name if src is not None else
+                                                                              _handle_name(handle))
+        line = str(parent_row["name"]) if parent_row is not None and not fork else self._own_line(name or default_name)
+        # 2. inspect the file or handle (slow; outside any transaction), then store a file
         from ..zoo.inspect import inspect_model_file  # lazy: keeps Keras out of the core
 
-        info = {**inspect_model_file(src), **overrides}
+        info = {**inspect_model_file(handle or src), **overrides}
         info = {**info, **fields.check_fields(fields.FACT_FIELDS, {k: v for k, v in info.items()
                                                                   if k in fields.FACT_FIELDS}, "inspected facts")}
+        card = {k: info[k] for k in ("license", "pretrained_on", "description", "tags", "task", "family")
+                if info.get(k) and k in fields.MODEL_FIELDS}
+        meta = {**fields.check_fields(fields.MODEL_FIELDS, card, "model card"),  # what the caller says wins
+                **{k: v for k, v in meta.items() if v not in (None, "", [], ())}}
         labels = meta.get("labels")
+        if src is None or not src.is_file():  # by reference: the preset's own loader fetches it on first use
+            return self._insert_model(src, line, version_of=parent_row, meta=meta, info=info, labels=labels,
+                                      run_row=run_row, rel=None, digest=None, checkpoint_epoch=checkpoint_epoch)
         rel, digest, created = self.artifacts.put_file(src, "models")
         if created:
             self.on_rollback(lambda: self._remove_unreferenced("models", rel))
@@ -494,9 +517,9 @@ class Registry(LineageMixin, RegistryInterface):
         if not self.db.execute(f"SELECT 1 FROM {table} WHERE artifact = ? LIMIT 1", [rel]).fetchone():
             self.artifacts.delete(rel)
 
-    def _insert_model(self, src: Path, line: str, *, version_of: dict[str, Any] | None, meta: dict[str, Any],
-                      info: dict[str, Any], labels: list[str] | None, run_row: dict[str, Any] | None, rel: str,
-                      digest: str, checkpoint_epoch: int | None) -> ModelRecord:
+    def _insert_model(self, src: Path | None, line: str, *, version_of: dict[str, Any] | None, meta: dict[str, Any],
+                      info: dict[str, Any], labels: list[str] | None, run_row: dict[str, Any] | None,
+                      rel: str | None, digest: str | None, checkpoint_epoch: int | None) -> ModelRecord:
         parent_row = version_of
         with self.transaction() as db:
             version, latest = self._next_version(db, line, parent_row)
@@ -508,7 +531,8 @@ class Registry(LineageMixin, RegistryInterface):
                 "task": meta.get("task") or "classification", "domain": meta.get("domain") or "natural",
                 "source_kind": info["source_kind"], "source": _json(info.get("source", {})),
                 "input_size": info.get("input_size"), "params": info.get("params"),
-                "size_mb": round(src.stat().st_size / 1e6, 3), "top1": meta.get("top1"), "top5": meta.get("top5"),
+                "size_mb": round(src.stat().st_size / 1e6, 3) if src is not None and src.is_file() else None,
+                "top1": meta.get("top1"), "top5": meta.get("top5"),
                 "depth": info.get("depth"),
                 "pretrained_on": meta.get("pretrained_on") or base.get("pretrained_on"),
                 "license": meta.get("license") or base.get("license"),
@@ -519,7 +543,12 @@ class Registry(LineageMixin, RegistryInterface):
                 "visibility": meta.get("visibility", "private"),
                 "parent_id": base.get("id") if base else None,
                 "run_id": run_row["id"] if run_row else None, "artifact": rel, "sha256": digest,
+                "format": info.get("format"), "weights_present": 1 if rel else None,
             }
+            if not rel:  # by reference: present when the preset's folder or a download cache holds the weights
+                from ..zoo.sources.presence import weights_present
+
+                row["weights_present"] = weights_present(row)
             model_id = db["models"].insert(row).last_pk
             if checkpoint_epoch is not None and run_row is not None:
                 db["checkpoints"].insert({"model_id": model_id, "run_id": run_row["id"], "epoch": checkpoint_epoch})

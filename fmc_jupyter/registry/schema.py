@@ -270,5 +270,37 @@ CREATE TABLE registry_changes (
 INSERT INTO registry_changes (id, count) VALUES (1, 0);
 """
 
+# ---- 30-31: model sources (issue 15, branch `sources`): facets format / weights_present, the KerasHub catalog
+def _v30_model_sources(conn: sqlite3.Connection) -> None:
+    """30: ``format`` (keras | tflite | kerashub | hf | kaggle) and ``weights_present`` (1 when the weights are
+    on this machine, as seen when the row was written or the registry migrated) on every model row."""
+    from ..zoo.sources.presence import row_format, weights_present
+
+    conn.execute("ALTER TABLE models ADD COLUMN format TEXT COLLATE NOCASE")
+    conn.execute("ALTER TABLE models ADD COLUMN weights_present INTEGER")
+    cur = conn.execute("SELECT id, source_kind, source, artifact FROM models")
+    names = [d[0] for d in cur.description]
+    updates = []
+    for values in cur.fetchall():
+        row = dict(zip(names, values))
+        updates.append((row_format(row), weights_present(row), row["id"]))
+    conn.executemany("UPDATE models SET format = ?, weights_present = ? WHERE id = ?", updates)
+    conn.execute("CREATE INDEX models_format ON models(format, top1)")
+
+
+def _v31_kerashub_catalog(conn: sqlite3.Connection) -> None:
+    """31: the KerasHub image presets join the built-in catalog (``catalog/kerashub_presets.csv``)."""
+    from ..catalog import kerashub_rows
+    from ..zoo.sources.presence import row_format, weights_present
+
+    rows = kerashub_rows()
+    for row in rows:
+        row["format"], row["weights_present"] = row_format(row), weights_present(row)
+    cols = list(rows[0])
+    conn.executemany(f"INSERT INTO models ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                     [tuple(r[c] for c in cols) for r in rows])
+
+
 #: (number, SQL or function). Migration 1 also seeds the catalog (see ``registry.catalog``).
-MIGRATIONS: list[tuple[int, object]] = [(1, _V1), (7, _V7), (8, _V8), (9, _v9_owner_namespaces), (10, _V10)]
+MIGRATIONS: list[tuple[int, object]] = [(1, _V1), (7, _V7), (8, _V8), (9, _v9_owner_namespaces), (10, _V10),
+                                        (30, _v30_model_sources), (31, _v31_kerashub_catalog)]

@@ -151,11 +151,14 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         self.hub_user: str = model["name"]
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Every error answer is JSON in the shared vocabulary (:mod:`fmc_jupyter.httpapi`)."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        message = getattr(exc, "log_message", None) or self._reason
+        if exc is None:
+            exc = web.HTTPError(status_code, self._reason)
+        status, body = wire.error_payload(exc)
+        self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(wire.dumps({"error": "PermissionDeniedError" if status_code in (401, 403) else "FmcError",
-                                "message": message}))
+        self.finish(wire.dumps(body))
 
     def fail(self, exc: BaseException) -> None:
         status, body = wire.error_payload(exc)
@@ -315,6 +318,16 @@ class DatasetArraysHandler(ModelArtifactHandler):
         await self.stream(path)
 
 
+class NoRouteHandler(BaseHandler):
+    """Any other path under ``api/``: a JSON 404 (or 405 for a known path with the wrong method)."""
+
+    def _none(self, *args: Any) -> None:
+        raise web.HTTPError(404, f"the registry service has no route {self.request.method} {self.request.path}; "
+                                 "see docs/deploying-on-jupyterhub.md for its HTTP API")
+
+    get = post = put = patch = delete = _none
+
+
 class HomeHandler(BaseHandler):
     """The service's page: tells a signed-in browser who the registry thinks it is."""
 
@@ -355,6 +368,7 @@ def make_app(service: RegistryService, prefix: str) -> web.Application:
         (url_path_join(prefix, r"api/models/([^/]+)/artifact"), ModelArtifactHandler, kw),
         (url_path_join(prefix, "api/datasets"), DatasetUploadHandler, kw),
         (url_path_join(prefix, r"api/datasets/([^/]+)/arrays"), DatasetArraysHandler, kw),
+        (url_path_join(prefix, r"api(?:/.*)?"), NoRouteHandler, kw),
         (prefix.rstrip("/") + "/?", HomeHandler, kw),
     ], cookie_secret=os.urandom(32), login_url=service.hub_auth.login_url)
 

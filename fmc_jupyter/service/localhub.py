@@ -8,6 +8,10 @@ installed locally by ``npm ci --prefix tests/hub``), and the registry service tw
 - ``fmc-registry-ext``: an external service on its own registry file that *this* object starts and can
   kill (:meth:`LocalHub.kill_external`) and restart, as on a multi-node hub where it runs elsewhere.
 
+Users' single-user servers are real ``jupyterhub.singleuser`` processes spawned by JupyterHub's
+``SimpleLocalProcessSpawner`` (as this account, homes under ``workdir/home/``) when
+:meth:`LocalHub.start_server` asks; their Find My CNN panel API serves the ``fmc-registry`` service.
+
 Users are created and given API tokens through the hub's REST API, by an admin service token.
 """
 
@@ -43,6 +47,7 @@ def find_proxy_command() -> str | None:
 
 
 _CONFIG = """
+import os
 import sys
 c = get_config()  # noqa
 c.JupyterHub.ip = "127.0.0.1"
@@ -71,8 +76,22 @@ c.JupyterHub.load_roles = [
     # every user may use the registry services; their tokens (and kernels' tokens) carry the scope
     {{"name": "user", "scopes": ["self", "access:services!service=fmc-registry",
                                 "access:services!service=fmc-registry-ext"]}},
-    {{"name": "fmc-test-admin", "scopes": ["admin:users", "tokens", "list:users"], "services": ["fmc-test-admin"]}},
+    {{"name": "fmc-test-admin", "scopes": ["admin:users", "tokens", "list:users", "admin:servers"],
+      "services": ["fmc-test-admin"]}},
 ]
+# real single-user servers, spawned as local processes of this account (no system users needed), with the
+# Find My CNN server extension; FMC_REGISTRY_URL makes their panel a window on the team registry service
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = "{workdir}/home/{{username}}"
+c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
+c.Spawner.args = ["--ServerApp.jpserver_extensions=fmc_jupyter.server=True"] + (
+    ["--allow-root"] if os.geteuid() == 0 else [])  # containers often run as root
+c.Spawner.environment = {{"PYTHONPATH": {pythonpath!r},
+                         "FMC_REGISTRY_URL": "http://127.0.0.1:{port}/services/fmc-registry/"}}
+c.Spawner.server_token_scopes = ["access:servers!server", "users:activity!user",
+                                 "access:services!service=fmc-registry"]
+c.Spawner.start_timeout = 180
+c.Spawner.http_timeout = 180
 """
 
 
@@ -192,6 +211,39 @@ class LocalHub:
 
     def service_url(self, name: str = "fmc-registry") -> str:
         return f"{self.url}/services/{name}/"
+
+    # ------------------------------------------------------------------ single-user servers
+    def start_server(self, name: str, timeout: float = 180.0) -> str:
+        """Spawn user ``name``'s single-user server (a real ``jupyterhub.singleuser`` process); its URL.
+
+        The server runs the Find My CNN server extension with ``FMC_REGISTRY_URL`` pointing at the
+        ``fmc-registry`` service, as docs/deploying-on-jupyterhub.md sets it up.
+        """
+        import requests
+
+        try:
+            self.api("POST", f"users/{name}/server")
+        except requests.HTTPError as exc:  # 400: already running
+            if exc.response is None or exc.response.status_code != 400:
+                raise
+        deadline = time.monotonic() + timeout
+        while True:
+            server = (self.api("GET", f"users/{name}").get("servers") or {}).get("", {})
+            if server.get("ready"):
+                return f"{self.url}/user/{name}/"
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server of {name} did not start in {timeout:.0f} s:\n" + self.log_tail())
+            time.sleep(0.5)
+
+    def stop_server(self, name: str, timeout: float = 60.0) -> None:
+        """Stop user ``name``'s single-user server (if running) and wait until it is gone."""
+        try:
+            self.api("DELETE", f"users/{name}/server")
+        except Exception:  # noqa: BLE001 - not running
+            return
+        deadline = time.monotonic() + timeout
+        while (self.api("GET", f"users/{name}").get("servers") or {}) and time.monotonic() < deadline:
+            time.sleep(0.5)
 
     # ------------------------------------------------------------------ the external service
     def start_external(self, timeout: float = 60.0) -> subprocess.Popen:
