@@ -58,7 +58,7 @@ def as_images(x, name: str = "x") -> np.ndarray:
     Pixels are on the 0..255 scale: uint8 is kept as is; other integer types must hold values in
     ``PIXEL_RANGE`` and become float32; floats must be finite and within ``PIXEL_RANGE`` give or take
     ``FLOAT_PIXEL_SLACK``. Complex, boolean, text and object arrays are refused. Grayscale is repeated to
-    3 channels (a new array). The input is never modified.
+    3 channels (a new array). The input is never modified: a result that shares its memory is a read-only view.
     """
     arr = _as_array(x, name)
     if np.issubdtype(arr.dtype, np.complexfloating):
@@ -99,6 +99,9 @@ def as_images(x, name: str = "x") -> np.ndarray:
         arr = arr.astype(np.float32, copy=False)
     if arr.shape[-1] == 1:
         arr = np.repeat(arr, 3, axis=-1)
+    if np.may_share_memory(arr, x):  # the caller's own memory: hand it on read-only, so nothing can write to it
+        arr = arr.view()
+        arr.flags.writeable = False
     return arr
 
 

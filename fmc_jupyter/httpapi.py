@@ -12,8 +12,9 @@ the same status and the same body everywhere:
 - :func:`plain` / :func:`dumps` are the one JSON encoder: numpy scalars and arrays become numbers and lists,
   NaN/NaT/inf become ``null``, timestamps ISO text, records (dataclasses) dicts with their ``ref``, and
   DataFrames lists of row dicts.
-- :func:`whole_number` parses an integer path or query argument within SQLite's integer range, so a
-  malformed or huge number is a 400 with a message, never a crash.
+
+Numbers in paths and query arguments are checked by the registry's one place for that,
+:func:`fmc_jupyter.registry.fields.integer` (a malformed or huge number is an ``InputError``, so a 400).
 
 Pure Python + numpy + pandas: no tornado, no Jupyter (the registry client imports it).
 """
@@ -32,11 +33,8 @@ import pandas as pd
 
 from . import errors
 
-__all__ = ["ERROR_STATUS", "HTTP_ERROR_NAMES", "SQLITE_INT_MAX", "status_for", "error_payload", "plain",
-           "dumps", "frame_records", "record_dict", "whole_number"]
-
-#: Largest integer SQLite stores (ids, offsets and version numbers must fit).
-SQLITE_INT_MAX = 2**63 - 1
+__all__ = ["ERROR_STATUS", "HTTP_ERROR_NAMES", "status_for", "error_payload", "plain", "dumps", "frame_records",
+           "record_dict"]
 
 #: FmcError class name -> HTTP status. Subclasses take the status of their nearest listed ancestor.
 ERROR_STATUS: dict[str, int] = {
@@ -145,26 +143,3 @@ def record_dict(record: Any) -> dict[str, Any]:
 def dumps(data: Any) -> str:
     """JSON text of ``data`` after :func:`plain` (strict JSON: never NaN)."""
     return json.dumps(plain(data), allow_nan=False, separators=(",", ":"))
-
-
-def whole_number(name: str, raw: Any, *, default: int | None = None, minimum: int = 0,
-                 maximum: int = SQLITE_INT_MAX) -> int:
-    """A whole number from a path or query argument, checked to lie in ``[minimum, maximum]``.
-
-    ``raw`` ``None`` or ``""`` gives ``default`` (an :class:`InputError` when there is none).
-    """
-    if raw is None or raw == "":
-        if default is None:
-            raise errors.InputError(f"'{name}' is required: give a whole number")
-        return default
-    text = str(raw).strip()
-    digits = text[1:] if text[:1] in "+-" else text
-    if not (digits.isascii() and digits.isdigit()):
-        raise errors.InputError(f"'{name}' must be a whole number, not {str(raw)[:40]!r}")
-    shown = text if len(text) <= 24 else f"{text[:20]}... ({len(digits)} digits)"
-    value = int(text) if len(digits) <= 25 else (-1 if text.startswith("-") else 1) * (SQLITE_INT_MAX + 1)
-    if value < minimum:
-        raise errors.InputError(f"'{name}' must be at least {minimum}, not {shown}")
-    if value > maximum:
-        raise errors.InputError(f"'{name}' must be at most {maximum}, not {shown}")
-    return value

@@ -9,9 +9,10 @@ import pytest
 from _backends import Pair, model_files, unique, users  # noqa: F401  (fixtures)
 from fmc_jupyter.errors import FmcError, InputError, NotFoundError, PermissionDeniedError
 from fmc_jupyter.registry import Registry, RegistryInterface, RemoteRegistry
+from fmc_jupyter.registry.postgres import PostgresRegistry
 
 
-@pytest.mark.parametrize("cls", [Registry, RemoteRegistry])
+@pytest.mark.parametrize("cls", [Registry, RemoteRegistry, PostgresRegistry])
 def test_every_backend_implements_the_whole_interface_explicitly(cls):
     assert issubclass(cls, RegistryInterface) and not cls.__abstractmethods__
     assert "__getattr__" not in vars(cls)  # no forwarding by method name

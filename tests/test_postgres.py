@@ -169,6 +169,15 @@ def test_a_newer_schema_is_refused_untouched(postgres_server, tmp_path):
     assert [r[0] for r in rows] == KNOWN + [999]
 
 
+def test_a_database_of_another_application_is_refused_untouched(postgres_server):
+    dbname = postgres_server.create_database()
+    postgres_server.sql("CREATE TABLE models (id int, title text)", dbname)
+    with pytest.raises(SchemaVersionError, match=r"tables \['models'\] that fmc_jupyter did not create"):
+        open_registry(postgres_server.url(dbname), user="alice")
+    assert postgres_server.sql("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+                               dbname) == [("models",)]
+
+
 def test_a_read_only_role_reads_but_cannot_write_or_migrate(postgres_server, tmp_path):
     dbname = postgres_server.create_database()
     owner = PostgresRegistry(postgres_server.url(dbname), user="alice", artifacts=tmp_path)
@@ -261,3 +270,15 @@ def test_artifacts_on_an_s3_api_server(postgres_url, s3_server, tmp_path, monkey
     monkeypatch.setenv("FMC_CACHE_DIR", str(tmp_path / "another-host-cache"))  # another replica, empty cache
     with open_registry(postgres_url, user="bob") as other:
         assert np.array_equal(other.load_dataset("in-s3").x, x)
+
+
+def test_a_lost_connection_is_a_clear_error(postgres_server, tmp_path):
+    dbname = postgres_server.create_database()
+    reg = PostgresRegistry(postgres_server.url(dbname), user="alice", artifacts=tmp_path)
+    pid = reg.db.connection.info.backend_pid
+    postgres_server.sql("SELECT pg_terminate_backend(%s)", params=(pid,))  # the server drops this session
+    with pytest.raises(RegistryUnavailableError, match="lost the connection to PostgreSQL.*open the registry again"):
+        reg.search("mobilenet")
+    reg.close()
+    with open_registry(postgres_server.url(dbname), user="alice") as again:  # a new connection works
+        assert again.count("family=mobilenet") > 0

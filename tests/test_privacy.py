@@ -92,7 +92,7 @@ def test_rankings_refuse_hidden_and_missing_models_alike(users: Pair, model_file
     same_refusal(lambda: bob.save_ranking(None, "logme", [{"model_id": hidden.id, "rank": 1}]),
                  lambda: bob.save_ranking(None, "logme", [{"model_id": MISSING, "rank": 1}]), hidden.id, MISSING)
     assert bob.change_count() == before
-    if users.kind == "remote":  # the same HTTP answer too
+    if users.hub is not None:  # the same HTTP answer too
         a = users.service_call("bob", "save_ranking", [None, "m", [{"model_id": hidden.id}]])
         b = users.service_call("bob", "save_ranking", [None, "m", [{"model_id": MISSING}]])
         assert a.status_code == b.status_code == 404
@@ -142,7 +142,7 @@ def test_comments_versions_and_checkpoints_of_hidden_models(users: Pair, model_f
                  lambda ref: bob.publish(ref), lambda ref: bob.delete_model(ref)):
         same_refusal(lambda: call(hidden.id), lambda: call(MISSING), hidden.id, MISSING)
     same_refusal(lambda: bob.checkpoints(run_id), lambda: bob.checkpoints(MISSING), run_id, MISSING)
-    if users.kind == "remote":
+    if users.hub is not None:
         a, b = users.service_call("bob", "model", [hidden.id]), users.service_call("bob", "model", [MISSING])
         assert a.status_code == b.status_code == 404
         assert re.sub(r"\d+", "N", a.text) == re.sub(r"\d+", "N", b.text)

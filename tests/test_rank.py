@@ -113,13 +113,13 @@ def test_cached_rerank_skips_extraction(env, monkeypatch):
     x, y = cifar_slice(per_class=5, classes=(3, 4))
     first = fmc.rank(x, y, models=refs[:3], registry=reg, per_class=5, bootstrap=0, progress=False)
     assert not first["cached"].any()
-    import fmc_jupyter.zoo.features as features
+    from fmc_jupyter.zoo.sources import SOURCES
 
     def no_extraction(*args, **kwargs):
         raise AssertionError("features should have come from the cache")
 
-    for fn in ("_keras_application", "_keras_file", "_tflite_file"):
-        monkeypatch.setattr(features, fn, no_extraction)
+    for source in SOURCES.values():  # every source's extractor
+        monkeypatch.setattr(source, "features", no_extraction)
     again = fmc.rank(x, y, models=refs[:3], registry=reg, per_class=5, bootstrap=0, progress=False,
                      methods=["logme", "hscore"])     # another method: same cached features
     assert again["cached"].all() and again["error"].isna().all()

@@ -20,13 +20,15 @@ from _keras_models import tiny_keras_model
 ALL_MIGRATIONS = [number for number, _ in MIGRATIONS]
 
 PACKAGE_CSV = Path(fmc.__file__).parent / "catalog" / "keras_applications.csv"
+HUB_CSV = Path(fmc.__file__).parent / "catalog" / "kerashub_presets.csv"
+CATALOG_SIZE = 64 + 128  # Keras Applications + KerasHub presets
 
 
 def test_first_open_creates_schema_and_seeds_catalog(tmp_registry):
     assert tmp_registry.schema_version() == ALL_MIGRATIONS
-    assert tmp_registry.count() == 64
+    assert tmp_registry.count() == CATALOG_SIZE
     rows = list(csv.DictReader(PACKAGE_CSV.open()))
-    assert len(rows) == 64
+    assert len(rows) == 64 and len(list(csv.DictReader(HUB_CSV.open()))) == 128
     for name in ("MobileNetV3Small", "MobileNetV3LargeMinimalistic", "MobileNet_0.25_128", "MobileNetV2_1.4_224"):
         assert tmp_registry.model(name).source_kind == "keras_application"
 
@@ -46,7 +48,7 @@ def test_reopening_applies_no_migration_twice(registry_path):
     with Registry(registry_path, user="alice") as reg:
         first = reg.count()
     with Registry(registry_path, user="alice") as reg:
-        assert reg.count() == first == 64
+        assert reg.count() == first == CATALOG_SIZE
         assert reg.schema_version() == ALL_MIGRATIONS
 
 

@@ -29,9 +29,16 @@ class Crash(Exception):
     """Stands for the process dying between the change and its commit."""
 
 
+@pytest.mark.parametrize("backend", ["embedded", "postgresql"])
 @pytest.mark.parametrize("write", ["add_model", "add_dataset", "delete_model", "add_checkpoint", "start_run"])
-def test_change_and_request_record_commit_together_or_not_at_all(tmp_path, model_files, write):
-    reg = Registry(tmp_path / "registry.db", user="alice")
+def test_change_and_request_record_commit_together_or_not_at_all(tmp_path, model_files, write, backend, request):
+    if backend == "postgresql":
+        from fmc_jupyter.registry.postgres import PostgresRegistry
+
+        server = request.getfixturevalue("postgres_server")
+        reg = PostgresRegistry(server.url(server.create_database()), user="alice", artifacts=tmp_path / "artifacts")
+    else:
+        reg = Registry(tmp_path / "registry.db", user="alice")
     keep = reg.add_model(model_files[0], "kept")
     run_id = reg.start_run(keep)
     calls = {

@@ -252,13 +252,12 @@ async def test_a_known_path_with_the_wrong_method_is_a_json_405(api):
 
 @pytest.mark.parametrize("parts, params, field", [
     (("runs", "abc"), {}, "run id"),
-    (("runs", "-1"), {}, "run id"),
     (("runs", "9" * 30), {}, "run id"),
     (("runs", str(2**63)), {}, "run id"),
     (("models", str(2**63)), {}, "model id"),
     (("models", "9" * 400, "versions"), {}, "model id"),
     (("models", str(2**64), "comments"), {}, "model id"),
-    (("datasets", str(2**70), "rankings"), {}, "dataset id"),
+    (("datasets", str(2**70), "rankings"), {}, "dataset"),
     (("models",), {"limit": str(2**63)}, "limit"),
     (("models",), {"offset": str(2**63)}, "offset"),
     (("models",), {"offset": "9" * 5000}, "offset"),
@@ -297,10 +296,11 @@ async def test_registry_calls_never_block_the_server(api, seeded):
     """While the registry file is locked by another process, a search waits in a worker thread; the server
     keeps answering other requests meanwhile, and the search completes once the lock is gone."""
     import asyncio
-    import sqlite3
     import threading
 
-    holder = sqlite3.connect(seeded[0], isolation_level=None, check_same_thread=False)
+    from fmc_jupyter.registry.sqlite_driver import dbapi  # the registry's SQLite: in-process locks must see it
+
+    holder = dbapi.connect(str(seeded[0]), isolation_level=None, check_same_thread=False)
     holder.execute("PRAGMA locking_mode = EXCLUSIVE")
     holder.execute("BEGIN EXCLUSIVE")
     holder.execute("UPDATE models SET description = description WHERE id = 1")

@@ -8,7 +8,7 @@ A direct connection is for trusted single-user or admin use: a database login ca
 reach PostgreSQL through the registry service, which keeps enforcing who may see what.
 
 Concurrency. Every write transaction first takes one transaction-scoped advisory lock
-(``pg_advisory_xact_lock``), so writers serialise exactly as ``BEGIN IMMEDIATE`` makes them on SQLite, across every
+(``pg_advisory_xact_lock(WRITE_LOCK)``, see :mod:`.postgres_db`), so writers serialise exactly as ``BEGIN IMMEDIATE`` makes them on SQLite, across every
 process and host using the database: version numbers, aliases and request ids are read and written under the lock,
 and their UNIQUE constraints stay the backstop. Reads never wait (MVCC). Write transactions are short (no file
 I/O inside), so one lock costs little next to a network round trip.
@@ -112,6 +112,7 @@ class PostgresRegistry(Registry):
         self._depth = 0
         self._hold = False
         self._after_commit = []
+        self._on_rollback = []
         self._before_commit = None
         conn = _connect(url)
         try:
@@ -143,6 +144,15 @@ class PostgresRegistry(Registry):
                 "does not know: a newer fmc_jupyter created it. Upgrade fmc_jupyter (pip install -U fmc_jupyter)")
         if applied is not None and known <= set(applied):
             return
+        if applied is None:
+            foreign = [r[0] for r in self.db.raw(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+                "AND table_name = ANY(%s) ORDER BY table_name", [["models", "datasets", "runs", "aliases"]]).fetchall()]
+            if foreign:
+                raise SchemaVersionError(
+                    f"the database {self.path} already has tables {foreign} that fmc_jupyter did not create (no "
+                    "schema_migrations table); nothing was changed. Give the registry its own, empty database "
+                    "(createdb)")
         db = self.db
         try:
             db.raw("BEGIN")
@@ -240,10 +250,13 @@ class PostgresRegistry(Registry):
 
         if limit is None or limit + offset > 1000:
             return run(filters_first=True)
-        try:
+        def budgeted() -> pd.DataFrame:
             with self.db.connection.transaction():  # a savepoint when called inside a write transaction
                 self.db.raw("SELECT set_config('statement_timeout', %s, true)", [str(ORDER_SCAN_BUDGET_MS)])
                 return run(filters_first=False)
+
+        try:
+            return self.db.guard(budgeted)
         except pg_errors.QueryCanceled:
             return run(filters_first=True)
 

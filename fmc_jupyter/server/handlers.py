@@ -23,6 +23,7 @@ from .. import __version__, httpapi
 from ..config import current_user
 from ..errors import FmcError, InputError, NotFoundError
 from ..query import ALIASES, FIELDS
+from ..registry.fields import integer
 from .pool import RegistryPool
 
 __all__ = ["setup_handlers", "FmcHandler", "ROUTES", "RUNS_WITH_HISTORY"]
@@ -32,13 +33,6 @@ T = TypeVar("T")
 _ANONYMOUS_PROVIDERS = (IdentityProvider, PasswordIdentityProvider)
 RUNS_WITH_HISTORY = 20
 MAX_PAGE = 1000
-
-
-def model_ref(ref: str) -> str:
-    """A model reference from the path; an all-digits one is an id and must fit SQLite's integer range."""
-    if ref.strip().isdigit():
-        httpapi.whole_number("model id", ref.strip(), minimum=0)
-    return ref
 
 
 class FmcHandler(APIHandler):
@@ -64,7 +58,8 @@ class FmcHandler(APIHandler):
 
     def int_argument(self, name: str, default: int, maximum: int | None = None) -> int:
         """A non-negative whole-number query argument (capped at ``maximum``); else a 400."""
-        value = httpapi.whole_number(name, self.get_argument(name, None), default=default)
+        raw = self.get_argument(name, None)
+        value = default if raw in (None, "") else integer(raw, name, minimum=0)
         return min(value, maximum) if maximum is not None else value
 
     def reply(self, data: Any, status: int = 200) -> None:
@@ -130,14 +125,14 @@ class ModelsHandler(FmcHandler):
 class ModelHandler(FmcHandler):
     @tornado.web.authenticated
     async def get(self, ref: str) -> None:
-        self.reply(await self.call(lambda reg: reg.model(model_ref(ref))))
+        self.reply(await self.call(lambda reg: reg.model(ref)))
 
 
 class VersionsHandler(FmcHandler):
     @tornado.web.authenticated
     async def get(self, ref: str) -> None:
         """Every visible version of the model's line, oldest first (lineage through ``parent_id``)."""
-        self.reply(await self.call(lambda reg: reg.versions(model_ref(ref))))
+        self.reply(await self.call(lambda reg: reg.versions(ref)))
 
 
 class ModelRunsHandler(FmcHandler):
@@ -145,7 +140,7 @@ class ModelRunsHandler(FmcHandler):
     async def get(self, ref: str) -> None:
         """Training runs of the model's line, newest first; the newest ones carry their epoch history."""
         def runs(reg) -> list[dict[str, Any]]:
-            rows = httpapi.frame_records(reg.runs(model=model_ref(ref)))
+            rows = httpapi.frame_records(reg.runs(model=ref))
             for row in rows[:RUNS_WITH_HISTORY]:
                 row["history"] = reg.run(row["id"]).history
             return rows
@@ -156,14 +151,14 @@ class ModelRunsHandler(FmcHandler):
 class ModelRankingsHandler(FmcHandler):
     @tornado.web.authenticated
     async def get(self, ref: str) -> None:
-        self.reply(await self.call(lambda reg: reg.rankings(model=model_ref(ref))))
+        self.reply(await self.call(lambda reg: reg.rankings(model=ref)))
 
 
 class ModelCommentsHandler(FmcHandler):
     @tornado.web.authenticated
     async def get(self, ref: str) -> None:
         """Comments on one visible version, oldest first: ``id, model_id, author, text, created_at``."""
-        self.reply(await self.call(lambda reg: reg.comments(model_ref(ref))))
+        self.reply(await self.call(lambda reg: reg.comments(ref)))
 
     @tornado.web.authenticated
     async def post(self, ref: str) -> None:
@@ -176,7 +171,7 @@ class ModelCommentsHandler(FmcHandler):
             raise InputError('send a JSON body with the comment as a string: {"text": "your comment"}')
 
         def comment(reg) -> dict[str, Any]:
-            comment_id = reg.add_comment(model_ref(ref), body["text"])
+            comment_id = reg.add_comment(ref, body["text"])
             return next(c for c in httpapi.frame_records(reg.comments(ref)) if c["id"] == comment_id)
 
         self.reply(await self.call(comment), status=201)
@@ -186,14 +181,13 @@ class VisibilityHandler(FmcHandler):
     @tornado.web.authenticated
     async def post(self, ref: str, action: str) -> None:
         """``POST .../publish`` or ``.../unpublish`` one of your models."""
-        self.reply(await self.call(lambda reg: getattr(reg, action)(model_ref(ref))))
+        self.reply(await self.call(lambda reg: getattr(reg, action)(ref)))
 
 
 class RunHandler(FmcHandler):
     @tornado.web.authenticated
     async def get(self, run_id: str) -> None:
-        number = httpapi.whole_number("run id", run_id, minimum=1)
-        self.reply(await self.call(lambda reg: reg.run(number)))
+        self.reply(await self.call(lambda reg: reg.run(run_id)))  # the registry checks the id (one place)
 
 
 class DatasetsHandler(FmcHandler):
@@ -205,8 +199,6 @@ class DatasetsHandler(FmcHandler):
 class DatasetRankingsHandler(FmcHandler):
     @tornado.web.authenticated
     async def get(self, ref: str) -> None:
-        if ref.strip().isdigit():
-            httpapi.whole_number("dataset id", ref.strip(), minimum=0)
         self.reply(await self.call(lambda reg: reg.rankings(dataset=ref)))
 
 
@@ -220,8 +212,8 @@ class DiffHandler(FmcHandler):
         a, b = (self.get_argument(name, "").strip() for name in ("a", "b"))
         if not a or not b:
             raise InputError("give the two models to compare: diff?a=<ref>&b=<ref> (names, name:vN or ids)")
-        await self.call(lambda reg: [reg.model(model_ref(ref)) for ref in (a, b)])  # 404 before any child work
-        result = await diff_in_child(None if self.pool.remote else str(self.pool.path), self.registry_user(), a, b)
+        await self.call(lambda reg: [reg.model(ref) for ref in (a, b)])  # 404 before any child work
+        result = await diff_in_child(None if self.pool.remote else str(self.pool.target), self.registry_user(), a, b)
         result.pop("folded", None)
         self.reply(result)
 
@@ -306,7 +298,7 @@ class ModelPageHandler(FmcHandler):
         aliases}``. Each version carries ``made_by_run`` (the run whose result it is); each run its dataset's
         name, its epoch history (newest 20 runs), the version it produced and whether it has an HTML report."""
         def page(reg) -> dict[str, Any]:
-            model = reg.model(model_ref(ref))
+            model = reg.model(ref)
             versions = httpapi.frame_records(reg.versions(model.id))
             runs = httpapi.frame_records(reg.runs(model=model.id))
             datasets = {int(d["id"]): d["name"] for d in httpapi.frame_records(reg.datasets())} if runs else {}
@@ -342,14 +334,14 @@ class ModelPageHandler(FmcHandler):
         if not isinstance(body, dict) or not body or set(body) - {"description", "tags"} \
                 or not all(isinstance(v, str) for v in body.values()):
             raise InputError('send a JSON object with "description" and/or "tags" as strings')
-        self.reply(await self.call(lambda reg: reg.update_model(model_ref(ref), **body)))
+        self.reply(await self.call(lambda reg: reg.update_model(ref, **body)))
 
 
 class RunReportHandler(FmcHandler):
     @tornado.web.authenticated
     async def get(self, run_id: str) -> None:
         """The run's standalone HTML training report (``run.report()`` wrote it), or 404."""
-        number = httpapi.whole_number("run id", run_id, minimum=1)
+        number = integer(run_id, "run id", minimum=1)
         path = await self.call(lambda reg: _report_of(reg.run(number)))
         if path is None:
             raise NotFoundError(f"training run {run_id} has no HTML report; call run.report() in the notebook")
@@ -364,9 +356,7 @@ class LeaderboardHandler(FmcHandler):
     async def get(self, ref: str) -> None:
         """Every visible model evaluated on the dataset, best first: ``[{model_id, name, version, accuracy,
         evaluations, last_evaluated}]``."""
-        if ref.strip().isdigit():
-            httpapi.whole_number("dataset id", ref.strip(), minimum=0)
-        self.reply(await self.call(lambda reg: reg.leaderboard(ref)))
+        self.reply(await self.call(lambda reg: reg.leaderboard(ref)))  # the registry checks the reference
 
 
 class DiffViewHandler(FmcHandler):
@@ -380,8 +370,8 @@ class DiffViewHandler(FmcHandler):
         if not a or not b:
             raise InputError("give the two models to compare: diff/view?a=<ref>&b=<ref> (names, name:vN or ids)")
         # 404 here, before any child work, for what you cannot see
-        await self.call(lambda reg: [reg.model(model_ref(ref)) for ref in (a, b)])
-        target = None if self.pool.remote else str(self.pool.path)
+        await self.call(lambda reg: [reg.model(ref) for ref in (a, b)])
+        target = None if self.pool.remote else str(self.pool.target)
         self.reply(await diff_in_child(target, self.registry_user(), a, b))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,8 +20,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..config import default_registry_path
-from ..errors import PermissionDeniedError
+from ..errors import FmcError, PermissionDeniedError
 from ..registry import open_registry
+from ..registry.backends import scheme_of
 
 __all__ = ["RegistryPool", "is_service_target"]
 
@@ -28,11 +30,11 @@ T = TypeVar("T")
 
 
 def is_service_target(target: str | os.PathLike | None, environ: dict[str, str] | None = None) -> bool:
-    """Whether ``open_registry(target)`` opens the team's registry service rather than a file."""
+    """Whether ``open_registry(target)`` opens the team's registry service (``"hub"``, ``http(s)://``)."""
     env = os.environ if environ is None else environ
     if target is None:
         return bool(env.get("FMC_REGISTRY_URL"))
-    return isinstance(target, str) and (target == "hub" or target.startswith(("http://", "https://")))
+    return scheme_of(target) in ("hub", "http", "https")
 
 
 class RegistryPool:
@@ -40,36 +42,38 @@ class RegistryPool:
 
     ``target``: what :func:`fmc_jupyter.open_registry` opens: ``None`` (``$FMC_REGISTRY_URL`` if set, else
     the embedded default file ``$FMC_REGISTRY`` / the Jupyter data dir), a file path, ``"hub"`` or an
-    ``http(s)://`` URL of the registry service. ``threads``: worker threads for registry calls.
+    ``http(s)://`` URL of the registry service, or any other target ``open_registry`` knows
+    (``postgresql://``). ``threads``: worker threads for registry calls.
     """
 
     def __init__(self, target: str | os.PathLike | None = None, threads: int = 4):
-        self.target = target
         self.remote = is_service_target(target)
-        self.path: Path | None = None if self.remote else (
-            Path(target).expanduser() if target is not None else default_registry_path())
+        if target is None and not self.remote:
+            target = default_registry_path()
+        self.target = target
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fmc-panel")
         self._local = threading.local()
         self._opened: list[Any] = []
         self._lock = threading.Lock()
 
     def describe(self) -> dict[str, str]:
-        """``{"kind": "service" | "file", "location": <URL or path>}``: what the panel shows."""
+        """``{"kind": "service" | "file" | <URL scheme>, "location": <URL or path>}``: what the panel serves."""
         if self.remote:
             from ..registry.remote import hub_service_url
-
-            from ..errors import FmcError
 
             try:
                 location = hub_service_url() if self.target in (None, "hub") else str(self.target)
             except FmcError as exc:
                 location = f"(unknown: {exc})"
             return {"kind": "service", "location": location}
-        return {"kind": "file", "location": str(self.path)}
+        scheme = scheme_of(self.target)
+        if scheme == "path":
+            return {"kind": "file", "location": str(Path(self.target).expanduser())}
+        return {"kind": scheme, "location": re.sub(r"//[^@/]*@", "//", str(self.target))}  # never a password
 
     def _open(self, user: str) -> Any:
         if not self.remote:
-            return open_registry(self.path, user=user)
+            return open_registry(self.target, user=user)
         registry = open_registry(self.target)  # the user is whoever the service says the token belongs to
         if registry.user != user:
             registry.close()
@@ -95,20 +99,10 @@ class RegistryPool:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, lambda: work(self.get(user)))
 
-    def change_stamp(self, registry: Any) -> str:
+    @staticmethod
+    def change_stamp(registry: Any) -> str:
         """The registry's counter of committed changes, as text (moves whenever any process or user commits)."""
-        counter = getattr(registry, "change_count", None)
-        if counter is not None:
-            return str(int(counter()))
-        # fallback until every backend has change_count(): file and WAL stats of an embedded file
-        parts = []
-        for suffix in ("", "-wal"):
-            try:
-                st = os.stat(f"{self.path}{suffix}")
-                parts.append(f"{st.st_mtime_ns:x}.{st.st_size:x}")
-            except (FileNotFoundError, TypeError):
-                parts.append("0")
-        return "-".join(parts)
+        return str(int(registry.change_count()))
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
