@@ -87,6 +87,14 @@ def test_unknown_field_lists_known_fields():
         compile_query("flops<5")
 
 
+def test_a_typo_gets_the_suggestion_and_only_fields_that_start_like_it():
+    with pytest.raises(QueryError) as info:
+        compile_query("parms<5M")
+    message = str(info.value)
+    assert "Did you mean 'params'?" in message and "pretrained" in message
+    assert "domain" not in message and "in all)" in message
+
+
 def test_deep_nesting_is_a_query_error_not_a_crash():
     with pytest.raises(QueryError, match="nested deeper"):
         compile_query("(" * 500 + "x" + ")" * 500)
