@@ -170,10 +170,6 @@ class PostgresRegistry(Registry):
                     from ..catalog import catalog_rows
 
                     db["models"].insert_all(catalog_rows())
-                if number == 31:  # the KerasHub presets (see schema.py's migration 31)
-                    from ..catalog import kerashub_rows
-
-                    db["models"].insert_all([{**row, "format": "kerashub"} for row in kerashub_rows()])
                 db.raw(f"INSERT INTO schema_migrations VALUES (%s, {NOW})", [number])
             if db.raw("SELECT to_regclass('registry_changes')").fetchone()[0] is not None:
                 db.raw("UPDATE registry_changes SET count = count + 1 WHERE id = 1")
