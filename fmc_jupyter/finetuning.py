@@ -267,12 +267,12 @@ def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = N
         changes.append(change.to_dict() if hasattr(change, "to_dict") else change)
         reg.update_run(run_id, batch_size=changes[-1]["to"], batch_size_changes=changes)
 
-    saved: list[Any] = []
+    checkpoint_records: list[Any] = []
 
     def log_epoch(row: dict[str, Any]) -> None:
         reg.log_epoch(run_id, **{k: v for k, v in row.items()})
         if row["epoch"] + 1 in wanted:
-            saved.append(_save_checkpoint(reg, clf, record, run_id, row["epoch"], data.train.class_names))
+            checkpoint_records.append(_save_checkpoint(reg, clf, record, run_id, row["epoch"], data.train.class_names))
 
     try:
         finder = None
@@ -308,11 +308,11 @@ def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = N
         if lr == "auto":
             from .training.lr_finder import lr_range_test
 
-            saved = trainee.get_weights()
+            weights_before = trainee.get_weights()   # restored after the range test's probing steps
             finder = lr_range_test(lambda xb, yb: trainee.train_on_batch(xb, yb, return_dict=True)["loss"],
                                    lambda r: trainee.optimizer.learning_rate.assign(r), x_train, data.train.y,
                                    batch, steps=60 if use_features else 30, seed=seed)
-            trainee.set_weights(saved)
+            trainee.set_weights(weights_before)
             rate = finder.suggested
             _compile(trainee, opt_name if isinstance(opt_name, str) else type(opt_name)(), rate)
             config["lr_finder"] = finder.to_dict()
@@ -349,4 +349,4 @@ def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = N
     return TrainingRun(registry=reg, run_id=run_id, base=record, model=clf.model,
                        class_names=data.train.class_names, dataset=data.dataset, history=loop.history,
                        metrics=metrics, config=config, lr_finder=finder, batch_size_changes=changes,
-                       checkpoints=saved)
+                       checkpoints=checkpoint_records)

@@ -227,3 +227,41 @@ def test_unknown_model_and_dataset_names(env):
     with pytest.raises(NotFoundError):
         fmc.rank("no-such-dataset", models=["MobileNet_0.25_224"], registry=reg, progress=False)
     assert issubclass(NotFoundError, FmcError)
+
+
+def test_every_registered_model_is_rankable_kept_finetuned_and_multi_output(env, tmp_path):
+    """A version kept after fine-tuning (Input -> backbone model -> head model) and a user file with several
+    outputs are ranked on the features feeding their classifier output (issue 16)."""
+    import keras
+
+    from fmc_jupyter.training.heads import build_classifier
+
+    reg, refs, _ = env
+    base = reg.model("tiny_cnn")
+    clf = build_classifier(base, reg, ("airplane", "automobile", "bird"), seed=0)
+    clf.model.save(tmp_path / "kept.keras")
+    kept = reg.add_model(tmp_path / "kept.keras", parent=base.ref, labels=["airplane", "automobile", "bird"])
+    assert kept.version == 2
+
+    keras.utils.set_random_seed(5)
+    inp = keras.Input((32, 32, 3))
+    conv = keras.layers.Conv2D(6, 3, strides=2, activation="relu", name="conv")(inp)
+    pooled = keras.layers.GlobalAveragePooling2D(name="pool")(conv)
+    aux = keras.layers.Dense(7, name="aux_logits")(pooled)                 # logits: softmax applied for LEEP
+    main = keras.layers.Dense(3, activation="softmax", name="main")(pooled)
+    keras.Model(inp, [conv, aux, main]).save(tmp_path / "multi.keras")    # a 4-D output first
+    multi = reg.add_model(tmp_path / "multi.keras", name="multi_out")
+
+    x, y = cifar_slice(per_class=5)
+    r = fmc.rank(x, y, models=[kept.ref, multi.ref], registry=reg, per_class=5, bootstrap=0, progress=False,
+                 methods=["knn", "leep"])
+    assert r["error"].isna().all(), r.failed
+    rows = r.table.set_index("model")
+    assert np.isfinite(rows[["knn", "leep"]].to_numpy(dtype=float)).all()
+    from fmc_jupyter.zoo.features import extract_features
+
+    ex = extract_features(multi, x.astype(np.float32), reg, progress=False, cache=False)
+    assert ex.features.shape == (len(x), 6) and ex.probs.shape == (len(x), 7)   # first classifier output: aux
+    np.testing.assert_allclose(ex.probs.sum(axis=1), 1.0, rtol=1e-5)
+    ex_kept = extract_features(kept, x.astype(np.float32), reg, progress=False, cache=False)
+    assert ex_kept.features.shape == (len(x), 8) and ex_kept.probs.shape == (len(x), 3)

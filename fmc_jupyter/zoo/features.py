@@ -39,9 +39,10 @@ from ..registry.artifacts import write_atomic
 if TYPE_CHECKING:  # pragma: no cover
     from ..registry import Registry
 
-__all__ = ["ExtractedFeatures", "extract_features", "feature_cache_key", "images_hash", "min_input_size"]
+__all__ = ["ExtractedFeatures", "extract_features", "feature_cache_key", "images_hash", "min_input_size",
+           "tflite_input"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: smallest input side Keras accepts for these application constructors (default 32)
 _MIN_SIDE = {"InceptionV3": 75, "InceptionResNetV2": 75, "Xception": 71, "NASNetLarge": 32, "NASNetMobile": 32}
 
@@ -153,22 +154,9 @@ def _keras_file(record, images, registry, layer, batch_size, progress):
     size = int(in_shape[1]) if in_shape[1] else None
     if size is None and record.input_size is None:
         _check_size(record, images)
-    if layer:
-        try:
-            feature_tensor = model.get_layer(layer).output
-        except ValueError:
-            names = [lay.name for lay in model.layers]
-            raise InputError(f"{record.ref} has no layer {layer!r}; its layers end with {names[-6:]}") from None
-        name = layer
-    else:
-        last = model.layers[-1]
-        feature_tensor = last.input
-        name = f"input of {last.name}"
-    head = model.outputs[0]
+    feature_tensor, head, name = _keras_feature_and_head(model, layer, record)
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    extractor = keras.Model(inputs, [feature_tensor, head])
-    activation = getattr(model.layers[-1], "activation", None)
-    act_name = getattr(activation, "__name__", str(activation))
+    extractor = keras.Model(inputs, [feature_tensor] + ([head] if head is not None else []))
     rec = record if record.input_size or size is None else _with_size(record, size)
     side = int(rec.input_size or 0)
     h, w = (side, side) if side else (images.shape[1], images.shape[2])
@@ -182,24 +170,73 @@ def _keras_file(record, images, registry, layer, batch_size, progress):
         for start in range(0, len(images), batch_size):
             x = preprocess_images(rec, images[start:start + batch_size])
             try:
-                f, h = extractor.predict_on_batch(x)
+                got = extractor.predict_on_batch(x)
             except Exception as exc:
                 raise ModelLoadError(f"{record.ref} failed on images of {x.shape[1]}x{x.shape[2]} px: "
                                      f"{type(exc).__name__}: {str(exc)[:300]}") from exc
-            f = np.asarray(f)
+            f = np.asarray(got[0] if isinstance(got, (list, tuple)) else got)
             if f.ndim == 4:
                 f = f.mean(axis=(1, 2))
             feats.append(f.reshape(len(f), -1))
-            heads.append(np.asarray(h).reshape(len(f), -1))
+            if head is not None:
+                heads.append(np.asarray(got[1]).reshape(len(f), -1))
             bar.update(len(x))
-    probs = np.concatenate(heads).astype(np.float64)
-    if probs.shape[1] == 1:
-        p = probs[:, 0] if act_name == "sigmoid" else 1 / (1 + np.exp(-probs[:, 0]))
-        probs = np.stack([1 - p, p], axis=1)
-    elif act_name != "softmax":
-        probs = np.exp(probs - probs.max(axis=1, keepdims=True))
-        probs /= probs.sum(axis=1, keepdims=True)
-    return np.concatenate(feats), probs.astype(np.float32), name
+    if head is None:
+        return np.concatenate(feats), None, name
+    return np.concatenate(feats), _as_probabilities(np.concatenate(heads).astype(np.float64)), name
+
+
+def _producer(tensor):
+    """``(operation, its input tensors)`` that computed a symbolic Keras tensor in its model's graph."""
+    op, node_index, _ = tensor._keras_history  # noqa: SLF001 - Keras 3's record of the graph
+    return op, list(op._inbound_nodes[node_index].input_tensors)  # noqa: SLF001
+
+
+def _keras_feature_and_head(model, layer: str | None, record: ModelRecord):
+    """``(feature tensor, classifier output tensor or None, description)`` of a stored Keras model.
+
+    The classifier output is the first 2-D output computed by a ``Dense`` layer, a (1x1) ``Conv2D`` or a nested
+    model (a model fine-tuned here is ``Input -> backbone -> head model``), through any trailing activation,
+    reshape, flatten or dropout;
+    the features are that layer's input *in the outer graph*. Several outputs: the first classifier output
+    wins. No classifier output (an embedding model): the first output is the feature and there is no head.
+    """
+    import keras
+
+    _PASS_THROUGH = (keras.layers.Activation, keras.layers.Softmax, keras.layers.Reshape, keras.layers.Flatten,
+                     keras.layers.Dropout)
+    chosen = None
+    for out in model.outputs:
+        if len(out.shape) != 2:
+            continue
+        op, ins = _producer(out)
+        while not op.weights and len(ins) == 1 and isinstance(op, _PASS_THROUGH):
+            op, ins = _producer(ins[0])
+        if isinstance(op, (keras.layers.Dense, keras.layers.Conv2D, keras.Model)) and len(ins) == 1:
+            chosen = (ins[0], out, op.name)
+            break
+    if layer:
+        try:
+            feature_tensor = model.get_layer(layer).output
+        except ValueError:
+            names = [lay.name for lay in model.layers]
+            raise InputError(f"{record.ref} has no layer {layer!r}; its layers end with {names[-6:]}") from None
+        return feature_tensor, chosen[1] if chosen else None, layer
+    if chosen is None:
+        return model.outputs[0], None, f"output of {model.layers[-1].name}"
+    return chosen[0], chosen[1], f"input of {chosen[2]}"
+
+
+def _as_probabilities(out: np.ndarray) -> np.ndarray:
+    """Head outputs ``(N, Z)`` as class probabilities: kept when they already are (rows in [0, 1] summing to 1),
+    else softmax of logits; one sigmoid column ``p`` becomes ``[1 - p, p]``."""
+    if out.shape[1] == 1:
+        p = out[:, 0] if (out >= 0).all() and (out <= 1).all() else 1 / (1 + np.exp(-out[:, 0]))
+        return np.stack([1 - p, p], axis=1).astype(np.float32)
+    if (out >= 0).all() and np.allclose(out.sum(axis=1), 1.0, atol=1e-3):
+        return out.astype(np.float32)
+    probs = np.exp(out - out.max(axis=1, keepdims=True))
+    return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def _with_size(record: ModelRecord, size: int) -> ModelRecord:
@@ -247,6 +284,31 @@ def _dequantize(arr: np.ndarray, detail: dict) -> np.ndarray:
     return arr.astype(np.float32)
 
 
+def tflite_input(pixels: np.ndarray, detail: dict, preprocessing: str | None = None) -> np.ndarray:
+    """0..255 RGB ``pixels (N, S, S, 3)`` as the TFLite input tensor ``detail`` wants them.
+
+    The real-valued range the model was calibrated on is read from the input's quantization ``(scale, zero
+    point)``: a quantized input represents ``[(q_min - zero) * scale, (q_max - zero) * scale]``; ``~[-1, 1]``
+    means ``x / 127.5 - 1``, ``~[0, 1]`` means ``x / 255``, anything wider means raw pixels. The real values
+    are then quantized with that scale and zero point, ``q = clip(round(x / scale + zero))``. A float input
+    gets ``preprocessing`` (``unit``: [0, 1], ``raw``/``uint8``/``none``: 0..255, else ``tf``: [-1, 1]).
+    """
+    dtype = np.dtype(detail["dtype"])
+    scale, zero = (detail.get("quantization") or (0.0, 0))[:2]
+    if np.issubdtype(dtype, np.integer) and scale:
+        info = np.iinfo(dtype)
+        lo, hi = (info.min - zero) * scale, (info.max - zero) * scale
+        real = pixels / 255.0 if lo > -0.1 and hi < 1.5 else pixels / 127.5 - 1.0 if hi < 1.5 else pixels
+        return np.clip(np.round(real / scale + zero), info.min, info.max).astype(dtype)
+    if np.issubdtype(dtype, np.integer):          # integer input without quantization: raw pixels
+        info = np.iinfo(dtype)
+        return np.clip(np.round(pixels), info.min, info.max).astype(dtype)
+    mode = (preprocessing or "tf").lower()
+    real = pixels / 255.0 if mode == "unit" else pixels if mode in ("raw", "uint8", "none", "in-model") \
+        else pixels / 127.5 - 1.0
+    return real.astype(dtype)
+
+
 def _tflite_file(record, images, registry, progress):
     from .models import resize_images
     from .tflite import tflite_interpreter
@@ -265,16 +327,9 @@ def _tflite_file(record, images, registry, progress):
     probs = None
     if prob_idx is not None:
         probs = np.empty((len(images), int(details[prob_idx]["shape"][-1])), dtype=np.float32)
-    dtype = inp["dtype"]
     with _progress(len(images), record.ref, progress) as bar:
         for start in range(0, len(images), 64):
-            chunk = resize_images(images[start:start + 64], size)
-            if dtype == np.uint8:
-                chunk = np.clip(np.round(chunk), 0, 255).astype(np.uint8)
-            elif dtype == np.int8:
-                chunk = (np.clip(np.round(chunk), 0, 255) - 128).astype(np.int8)
-            else:
-                chunk = (chunk / 127.5 - 1.0).astype(np.float32)
+            chunk = tflite_input(resize_images(images[start:start + 64], size), inp, record.preprocessing)
             for j in range(len(chunk)):
                 interp.set_tensor(inp["index"], chunk[j:j + 1])
                 interp.invoke()

@@ -55,7 +55,10 @@ def build_keras_model(record: ModelRecord, registry: "Registry | None" = None, *
 
 
 def resize_images(images: np.ndarray, size: int, batch_size: int = 256) -> np.ndarray:
-    """Bilinear resize ``(N, H, W, 3)`` -> ``(N, size, size, 3)`` float32 (a new array; input untouched)."""
+    """Bilinear resize ``(N, H, W, 3)`` -> ``(N, size, size, 3)`` float32 (a new array; input untouched).
+
+    Antialiased when either side shrinks (scale factor ``size / H`` or ``size / W`` below 1), so wide or tall
+    images are filtered along the side that is downsampled."""
     if images.shape[1] == size and images.shape[2] == size:
         return images.astype(np.float32)
     import keras
@@ -64,7 +67,7 @@ def resize_images(images: np.ndarray, size: int, batch_size: int = 256) -> np.nd
     for start in range(0, len(images), batch_size):
         chunk = images[start:start + batch_size].astype(np.float32)
         out[start:start + batch_size] = keras.ops.convert_to_numpy(
-            keras.ops.image.resize(chunk, (size, size), interpolation="bilinear", antialias=chunk.shape[1] > size))
+            keras.ops.image.resize(chunk, (size, size), interpolation="bilinear", antialias=max(chunk.shape[1], chunk.shape[2]) > size))
     return out
 
 
