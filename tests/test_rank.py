@@ -94,10 +94,10 @@ def test_rank_real_models_on_real_images(env):
     assert list(r.combination) == ["knn", "linear_probe", "top1"]
     assert r["top1_freq"].sum() == pytest.approx(1.0)               # exactly one winner per sub-slice
     assert (r["top3_freq"] >= r["top1_freq"]).all()
-    # stored against the registered slice
+    # the user's 24 images are registered (reported), the ranking is stored against its 18-image slice
     stored = reg.rankings(dataset=r.dataset.id)
     assert set(stored["model"]) == {ref.split(":v")[0] for ref in refs}
-    assert r.dataset.num_examples == 18
+    assert r.dataset.num_examples == 24 and len(r.dataset.slice_rows) == 18
     html = r._repr_html_()
     assert "MobileNet_0.25_224:v1" in html and "<table" in html
     ax = r.plot()
@@ -265,3 +265,38 @@ def test_every_registered_model_is_rankable_kept_finetuned_and_multi_output(env,
     np.testing.assert_allclose(ex.probs.sum(axis=1), 1.0, rtol=1e-5)
     ex_kept = extract_features(kept, x.astype(np.float32), reg, progress=False, cache=False)
     assert ex_kept.features.shape == (len(x), 8) and ex_kept.probs.shape == (len(x), 3)
+
+
+def test_ranking_a_subset_keeps_the_datasets_identity_and_save_false_writes_nothing(env):
+    reg, refs, _ = env
+    with np.load(DATA / "datasets" / "cifar10_small.npz") as npz:
+        x, y, names = npz["x_test"], npz["y_test"], npz["class_names"]
+    idx = np.concatenate([np.flatnonzero(y == c)[:10] for c in (0, 1, 2)])
+    full = reg.add_dataset(x[idx], y[idx], name="cifar-30", class_names=[str(n) for n in names])
+    sub = idx[np.r_[0:6, 10:16, 20:26]]                  # 6 of each class, a subset of the registered images
+    before = len(reg.datasets()), len(reg.rankings())
+    tables_before = {t: reg.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                     for t in ("datasets", "dataset_slices", "rankings", "ranking_scores")}
+    quiet = fmc.rank(x[sub], y[sub], models=refs[1:2], registry=reg, per_class=4, bootstrap=0, progress=False,
+                     save=False)
+    assert quiet.ranking_id is None and quiet.dataset.name == "cifar-30"
+    assert {t: reg.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables_before} == tables_before
+    r = fmc.rank(x[sub], y[sub], models=refs[1:2], registry=reg, per_class=4, bootstrap=0, progress=False)
+    assert len(reg.datasets()) == before[0]              # no rank-<hash> / arrays-<hash> dataset
+    assert r.dataset.id == full.id and len(r.dataset.slice_rows) == 12
+    assert "cifar-30 (slice: 12 of 30 images)" in repr(r)
+    stored = reg.db.execute("SELECT dataset_id, slice_id FROM rankings WHERE id = ?", [r.ranking_id]).fetchone()
+    assert stored == (full.id, r.dataset.slice_id)
+    assert len(reg.rankings(dataset="cifar-30")) == 1
+
+
+def test_new_images_are_registered_and_reported(env):
+    from fmc_jupyter.errors import FmcWarning
+
+    reg, refs, _ = env
+    rng = np.random.default_rng(11)
+    x = rng.integers(0, 256, size=(8, 32, 32, 3), dtype=np.uint8)
+    y = np.repeat([0, 1], 4)
+    with pytest.warns(FmcWarning, match="registered your 8 images as the new public dataset 'arrays-"):
+        r = fmc.rank(x, y, models=refs[1:2], registry=reg, per_class=None, bootstrap=0, progress=False)
+    assert r.dataset.name.startswith("arrays-") and r.dataset.num_examples == 8

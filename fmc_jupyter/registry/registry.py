@@ -30,6 +30,8 @@ from ..errors import FmcError, FmcWarning, InputError, NotFoundError, Permission
 from ..query import FTS_DRIVEN, ORDER_DRIVEN, compile_order, compile_query
 from ..records import DatasetRecord, ModelRecord, RunRecord, record_from_row
 from .artifacts import store_file, write_atomic
+from .dataset_records import DatasetRecordsMixin
+from .datasets_identity import DatasetIdentityMixin
 from .lineage import LineageMixin
 from .schema import MIGRATIONS
 
@@ -82,7 +84,7 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-class Registry(LineageMixin):
+class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin):
     """Models, datasets, training runs, rankings and evaluations of one registry file.
 
     Use :func:`open_registry`; ``user`` is who reads and writes (default :func:`config.current_user`).
@@ -597,13 +599,18 @@ class Registry(LineageMixin):
                 "accuracy": accuracy, "loss": loss, "metrics": _json(metrics or {}), "confusion": _json(confusion)}).last_pk
 
     def leaderboard(self, dataset: Any) -> pd.DataFrame:
-        """Best evaluation of every visible model on ``dataset``, best first."""
-        dataset_id = self.dataset(dataset).id
+        """Best evaluation of every visible model on ``dataset`` and on each of its slices, best first.
+
+        ``slice``: empty for the whole dataset, else ``"N of M images (slice S)"`` (evaluations on part of it).
+        """
+        record = self.dataset(dataset)
         cur = self.db.execute(
             "SELECT m.id AS model_id, m.name, m.version, max(e.accuracy) AS accuracy, count(*) AS evaluations, "
-            "max(e.created_at) AS last_evaluated FROM evaluations e JOIN models m ON m.id = e.model_id "
-            f"WHERE e.dataset_id = ? AND {self._visible('m')[0]} GROUP BY m.id ORDER BY accuracy DESC",
-            [dataset_id, self.user])
+            "max(e.created_at) AS last_evaluated, CASE WHEN e.slice_id IS NULL THEN '' ELSE "
+            "s.num_examples || ' of ' || ? || ' images (slice ' || s.id || ')' END AS slice "
+            "FROM evaluations e JOIN models m ON m.id = e.model_id LEFT JOIN dataset_slices s ON s.id = e.slice_id "
+            f"WHERE e.dataset_id = ? AND {self._visible('m')[0]} GROUP BY m.id, e.slice_id "
+            "ORDER BY accuracy DESC", [record.num_examples, record.id, self.user])
         return pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description])
 
 

@@ -217,5 +217,11 @@ CREATE TABLE service_requests (
 CREATE INDEX service_requests_created ON service_requests(created_at);
 """
 
+# 20: dataset identity (slices of registered datasets, per-image hash index, slice links); see
+# registry/datasets_identity.py
+from .datasets_identity import MIGRATION_20 as _V20  # noqa: E402
+# 21: dataset signatures for similar datasets and records-informed ranking; see registry/dataset_records.py
+from .dataset_records import MIGRATION_21 as _V21  # noqa: E402
+
 #: (number, SQL). Migration 1 also seeds the catalog (see ``registry.catalog``).
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (7, _V7), (8, _V8)]
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (7, _V7), (8, _V8), (20, _V20), (21, _V21)]

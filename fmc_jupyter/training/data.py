@@ -80,7 +80,9 @@ def _load(x: Any, y: Any, class_names: Sequence[str] | None, registry: "Registry
         raise InputError("pass images and labels (x, y), a registry dataset name (x='name'), "
                          "or a TFDS dataset (x='tfds:mnist/train')")
     data = check_labelled(x, y, class_names, min_per_class=2)
-    return data, register_arrays(registry, data), "arrays"
+    from ..dataset_identity import dataset_of_arrays   # the dataset these arrays are, or a slice of, or new
+
+    return data, dataset_of_arrays(registry, data, save=True, labels=y), "arrays"
 
 
 def resolve_data(x: Any, y: Any, *, registry: "Registry", class_names: Sequence[str] | None = None,
