@@ -91,7 +91,10 @@ def test_rank_real_models_on_real_images(env):
     assert np.isfinite(row.loc[refs[1], "leep"])                     # TFLite ImageNet head probabilities
     assert row.loc["MobileNet_0.25_224:v1", "top1"] == pytest.approx(0.498)
     assert np.isfinite(row[["logme", "knn", "linear_probe"]].to_numpy(dtype=float)).all()
-    assert list(r.combination) == ["knn", "linear_probe", "top1"]
+    from fmc_jupyter.ranking import DEFAULT_COMBINATION
+
+    assert r.combination == DEFAULT_COMBINATION and "records" in r.columns   # no records yet: all NaN
+    assert r["records"].isna().all() and r.records_from == []
     assert r["top1_freq"].sum() == pytest.approx(1.0)               # exactly one winner per sub-slice
     assert (r["top3_freq"] >= r["top1_freq"]).all()
     # the user's 24 images are registered (reported), the ranking is stored against its 18-image slice
