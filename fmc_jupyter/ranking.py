@@ -352,7 +352,8 @@ def _records_vote(registry, dataset, images: np.ndarray, labels: np.ndarray, rec
 def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, per_class: int | None = 20,
          methods: Sequence[str] | str | None = None, seed: int = 0, bootstrap: int = 10,
          dataset_name: str | None = None, *, class_names: Sequence[str] | None = None, layer: str | None = None,
-         cache: bool = True, progress: bool = True, save: bool = True, neighbours: int = 5) -> Ranking:
+         cache: bool = True, progress: bool = True, save: bool = True, neighbours: int = 5,
+         budget: Any = None) -> Ranking:
     """Rank candidate models by how well they are expected to transfer to ``(x, y)``.
 
     Parameters
@@ -372,6 +373,10 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
         a registered dataset, or a subset of one, are recorded as that dataset (and the ranked slice as row
         indices into it), so nothing new is registered; new images are registered and reported (FmcWarning).
     layer : for user Keras files, a layer to read features from instead of the penultimate one.
+    budget : a time budget (``"10min"``, ``"90s"``, seconds): rank a large catalog by successive halving over
+        slice sizes (cheap signals and 5 images per class for every model, more images only for the leaders;
+        column ``stage`` says how far each model got; see :mod:`fmc_jupyter.ranking_budget`). Nothing is
+        stored; ``bootstrap`` does not apply.
     neighbours : how many of the nearest registered datasets (``reg.similar_datasets``) with evaluations or
         finished runs give the ``records`` vote (0: none). Without any records in the registry nothing is
         computed for it.
@@ -383,6 +388,12 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
     from .registry import open_registry
     from .zoo.features import extract_features, images_hash
 
+    if budget is not None:
+        from .ranking_budget import rank_within_budget
+
+        return rank_within_budget(x, y, models=models, registry=registry, budget=budget, per_class=per_class,
+                                  methods=methods, seed=seed, class_names=class_names, layer=layer, cache=cache,
+                                  progress=progress, save=save, neighbours=neighbours, dataset_name=dataset_name)
     t_start = time.perf_counter()
     registry = registry if registry is not None else open_registry()
     method_list, combination = _check_methods(methods)

@@ -303,3 +303,34 @@ def test_new_images_are_registered_and_reported(env):
     with pytest.warns(FmcWarning, match="registered your 8 images as the new public dataset 'arrays-"):
         r = fmc.rank(x, y, models=refs[1:2], registry=reg, per_class=None, bootstrap=0, progress=False)
     assert r.dataset.name.startswith("arrays-") and r.dataset.num_examples == 8
+
+
+def test_budgeted_ranking_halves_the_field_and_says_how_far_each_model_got(env, tmp_path):
+    from fmc_jupyter.ranking_budget import parse_budget
+
+    reg, refs, _ = env
+    assert parse_budget("10min") == 600 and parse_budget("90s") == 90 and parse_budget(2.5) == 2.5
+    for bad in ("soon", "-3s", 0, True, "5 parsecs"):
+        with pytest.raises(InputError, match="budget"):
+            parse_budget(bad)
+    gone = reg.add_model(small_keras_file(tmp_path / "gone.keras", seed=2), name="gone_cnn")
+    reg.artifact_path(gone).unlink()                      # its weights are not available here
+    x, y = cifar_slice(per_class=10)
+    models = refs + [gone.ref]
+    r = fmc.rank(x, y, models=models, registry=reg, per_class=10, budget="1h", progress=False)
+    stages = r.table.set_index("model")["stage"]
+    assert stages[gone.ref].startswith("weights unavailable here")
+    assert (stages[refs] == "10/class").sum() == 2           # 4 models on 5/class, the better 2 on 10/class
+    assert (stages[refs] == "5/class").sum() == 2
+    assert list(r.table["stage"][:2]) == ["10/class", "10/class"]     # the deepest rung first
+    assert r.table["rank"].notna().sum() == 4
+    import fmc_jupyter.zoo.features as features
+
+    calls = []
+    real = features._keras_file
+    features._keras_file = lambda *a, **k: calls.append(a[0].ref) or real(*a, **k)
+    try:
+        fmc.rank(x, y, models=[gone.ref, refs[1]], registry=reg, per_class=10, budget=60, progress=False)
+    finally:
+        features._keras_file = real
+    assert gone.ref not in calls                          # remembered as unavailable: not tried again
