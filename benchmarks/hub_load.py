@@ -3,6 +3,8 @@
     python benchmarks/hub_load.py                      # 16 writers + 4 searchers for 30 s
     python benchmarks/hub_load.py --fault              # the same, SIGKILL the service at 10 s, restart 1 s later
     python benchmarks/hub_load.py --writers 4 --searchers 2 --duration 10
+    python benchmarks/hub_load.py --registry postgres  # TWO service replicas on one PostgreSQL (throw-away server),
+                                                       # clients spread over both; or --registry postgresql://...
 
 Starts a throwaway hub on 127.0.0.1 (fmc_jupyter.service.localhub: jupyterhub + configurable-http-proxy +
 the registry service), four hub users with API tokens, then client *processes*, each with its own
@@ -91,11 +93,44 @@ def main() -> None:
     parser.add_argument("--fault", action="store_true", help="SIGKILL the service mid-load and restart it")
     parser.add_argument("--kill-at", type=float, default=10.0)
     parser.add_argument("--down-for", type=float, default=1.0)
+    parser.add_argument("--registry", default=None,
+                        help="postgresql://... (an EMPTY database) or 'postgres' (a throw-away local server): run "
+                             "both service replicas on it, with one shared artifact folder, clients spread over both")
     opts = parser.parse_args()
+    server, pg_url = None, opts.registry
+    if pg_url == "postgres":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from _postgres import PostgresServer
 
-    with tempfile.TemporaryDirectory(prefix="fmc-hub-load-") as tmp, LocalHub(tmp, threads=opts.threads) as hub:
+        server = PostgresServer().start()
+        pg_url = server.url(server.create_database("fmc_hub_load"))
+    try:
+        _run(opts, pg_url)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _count_postgres(url: str) -> tuple[str, int, int, int]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        def one(sql: str) -> int:
+            return conn.execute(sql).fetchone()[0]
+
+        return ("n/a (PostgreSQL)", one("SELECT count(*) FROM runs WHERE device LIKE 'bench-%%'"),
+                one("SELECT count(*) FROM epochs e JOIN runs r ON r.id = e.run_id WHERE r.device LIKE 'bench-%%'"),
+                one("SELECT count(*) FROM runs WHERE device LIKE 'bench-%%' AND status = 'finished'"))
+
+
+def _run(opts: argparse.Namespace, pg_url: str | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="fmc-hub-load-") as tmp, \
+            LocalHub(tmp, threads=opts.threads, registry=pg_url,
+                     artifacts=str(Path(tmp) / "shared-artifacts") if pg_url else None) as hub:
         tokens = {name: hub.create_user(name) for name in USERS}
         url = hub.service_url("fmc-registry-ext")
+        # with PostgreSQL: every other client goes to the other replica (the hub-managed one)
+        urls = [url, hub.service_url("fmc-registry")] if pg_url else [url]
         from fmc_jupyter.registry.remote import RemoteRegistry
 
         with RemoteRegistry(url, tokens["alice"]) as reg:
@@ -105,7 +140,7 @@ def main() -> None:
         procs = []
         for i in range(opts.writers + opts.searchers):
             kind = "writer" if i < opts.writers else "searcher"
-            p = ctx.Process(target=_client, args=(kind, i, url, tokens[USERS[i % len(USERS)]], model_id,
+            p = ctx.Process(target=_client, args=(kind, i, urls[i % len(urls)], tokens[USERS[i % len(USERS)]], model_id,
                                                   opts.epochs, go, stop_at, out))
             p.start()
             procs.append(p)
@@ -128,13 +163,16 @@ def main() -> None:
         db = hub.workdir / "registry-ext" / "registry.db"
         hub.kill_external(15)  # SIGTERM: stop writing before we count
         replayed = (hub.workdir / "service-ext.log").read_text(errors="replace").count("replayed the recorded answer")
-        with sqlite3.connect(db) as conn:
-            integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
-            runs_found = conn.execute("SELECT count(*) FROM runs WHERE device LIKE 'bench-%'").fetchone()[0]
-            epochs_found = conn.execute("SELECT count(*) FROM epochs e JOIN runs r ON r.id = e.run_id "
-                                        "WHERE r.device LIKE 'bench-%'").fetchone()[0]
-            finished_found = conn.execute("SELECT count(*) FROM runs WHERE device LIKE 'bench-%' AND "
-                                          "status = 'finished'").fetchone()[0]
+        if pg_url:
+            integrity, runs_found, epochs_found, finished_found = _count_postgres(pg_url)
+        else:
+            with sqlite3.connect(db) as conn:
+                integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+                runs_found = conn.execute("SELECT count(*) FROM runs WHERE device LIKE 'bench-%'").fetchone()[0]
+                epochs_found = conn.execute("SELECT count(*) FROM epochs e JOIN runs r ON r.id = e.run_id "
+                                            "WHERE r.device LIKE 'bench-%'").fetchone()[0]
+                finished_found = conn.execute("SELECT count(*) FROM runs WHERE device LIKE 'bench-%' AND "
+                                              "status = 'finished'").fetchone()[0]
 
     writers = [r for r in results if r["kind"] == "writer"]
     runs = sum(r["runs"] for r in writers)
@@ -146,7 +184,8 @@ def main() -> None:
     pct = (lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000) if latencies else \
         (lambda q: float("nan"))
     print(f"hub_load: {opts.writers} writer + {opts.searchers} searcher processes, {elapsed:.1f} s, "
-          f"{opts.epochs} epoch updates per run, service threads {opts.threads}{', FAULT' if opts.fault else ''}")
+          f"{opts.epochs} epoch updates per run, service threads {opts.threads}{', FAULT' if opts.fault else ''}; "
+          + ("TWO replicas on PostgreSQL" if pg_url else "one service on SQLite"))
     print(f"  writes acknowledged     {writes} ({runs} runs started, {epochs} epochs, {finishes} finished)")
     print(f"  writes/s                {writes / elapsed:.1f}")
     print(f"  searches                {len(latencies)}  ({len(latencies) / elapsed:.1f}/s)")
@@ -167,7 +206,8 @@ def main() -> None:
     lost = runs_found < runs or epochs_found < epochs or finished_found < finishes
     doubled = runs_found > runs or epochs_found > epochs
     print("  verdict                 " + ("OK: nothing lost, nothing doubled, zero errors"
-                                         if not (lost or doubled or errors) and integrity == "ok" else
+                                         if not (lost or doubled or errors) and integrity in ("ok", "n/a (PostgreSQL)")
+                                         else
                                          f"PROBLEM: lost={lost} doubled={doubled} errors={len(errors)}"))
 
 

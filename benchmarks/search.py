@@ -1,13 +1,15 @@
 """Search latency on a registry of 100,000 synthetic models.
 
 Prints p50/p95 per query over repeated runs. Target (issue 2): p50 <= 5 ms per query on a 2-core machine.
-Usage: python benchmarks/search.py [--rows 100000] [--repeat 50]
+Usage: python benchmarks/search.py [--rows 100000] [--repeat 50] [--registry postgresql://...|postgres]
+With --registry the same rows and queries run on PostgreSQL too, printed side by side with SQLite.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -53,33 +55,80 @@ def synthetic_rows(n: int, seed: int = 0) -> list[dict]:
     return rows
 
 
+def measure(reg, repeat: int) -> dict[str, tuple[int, float, float]]:
+    """label -> (rows returned, p50 ms, p95 ms) of ``reg.search`` for every query shape."""
+    out = {}
+    for label, query, order in QUERIES:
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            result = reg.search(query, order_by=order, limit=20)
+            times.append((time.perf_counter() - t) * 1000)
+        times.sort()
+        out[label] = (len(result), statistics.median(times), times[int(0.95 * (len(times) - 1))])
+    return out
+
+
+def fill(reg, rows: list[dict], analyze: str) -> None:
+    t0 = time.perf_counter()
+    reg.insert_models(rows)
+    reg.db.execute(analyze)
+    print(f"{reg!r}: inserted {len(rows):,} models in {time.perf_counter() - t0:.1f}s; visible to user7: "
+          f"{reg.count():,}")
+
+
+def start_postgres():
+    """A throw-away PostgreSQL server (the tests' helper, tests/_postgres.py); returns (server, url)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from _postgres import PostgresServer
+
+    server = PostgresServer().start()
+    return server, server.url(server.create_database("fmc_bench"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--registry", default=None,
+                        help="also measure this registry (postgresql://user:pw@host/db, an EMPTY database: the "
+                             "benchmark fills it), side by side with a temporary SQLite file; 'postgres' starts a "
+                             "throw-away local PostgreSQL server (Debian's postgresql package)")
     args = parser.parse_args()
+    rows = synthetic_rows(args.rows)
+    server = None
     with tempfile.TemporaryDirectory() as tmp:
-        reg = Registry(Path(tmp) / "bench.db", user="user7")
-        t0 = time.perf_counter()
-        reg.insert_models(synthetic_rows(args.rows))
-        reg.db.execute("ANALYZE")
-        print(f"inserted {args.rows:,} models in {time.perf_counter() - t0:.1f}s; visible to user7: {reg.count():,}")
-        print(f"{'query':<22} {'rows':>5} {'p50 ms':>8} {'p95 ms':>8}  text")
-        p50s = []
-        for label, query, order in QUERIES:
-            times = []
-            for _ in range(args.repeat):
-                t = time.perf_counter()
-                result = reg.search(query, order_by=order, limit=20)
-                times.append((time.perf_counter() - t) * 1000)
-            times.sort()
-            p50, p95 = statistics.median(times), times[int(0.95 * (len(times) - 1))]
-            p50s.append(p50)
-            print(f"{label:<22} {len(result):>5} {p50:>8.2f} {p95:>8.2f}  {query!r} order {order}")
-        worst = max(p50s)
-        print(f"\nmedian of p50s: {statistics.median(p50s):.2f} ms; worst p50: {worst:.2f} ms; target p50 <= 5 ms: "
-              f"{'met' if worst <= 5 else 'NOT met'} (ratio worst/target {worst / 5:.2f})")
-        reg.close()
+        regs = {"sqlite": Registry(Path(tmp) / "bench.db", user="user7")}
+        if args.registry:
+            url = args.registry
+            if url == "postgres":
+                server, url = start_postgres()
+            from fmc_jupyter.registry.postgres import PostgresRegistry
+
+            regs["postgresql"] = PostgresRegistry(url, user="user7", artifacts=Path(tmp) / "artifacts")
+        try:
+            results = {}
+            for name, reg in regs.items():
+                fill(reg, rows, "ANALYZE")
+                results[name] = measure(reg, args.repeat)
+            names = list(results)
+            head = "".join(f" {n + ' p50':>16} {n + ' p95':>16}" for n in names)
+            ratio = "  pg/sqlite p50" if len(names) == 2 else ""
+            print(f"\n{'query':<22} {'rows':>5}{head}{ratio}  text")
+            for label, query, order in QUERIES:
+                cells = "".join(f" {results[n][label][1]:>16.2f} {results[n][label][2]:>16.2f}" for n in names)
+                extra = f"  {results[names[1]][label][1] / results[names[0]][label][1]:>14.2f}" if ratio else ""
+                print(f"{label:<22} {results[names[0]][label][0]:>5}{cells}{extra}  {query!r} order {order}")
+            for name in names:
+                p50s = [v[1] for v in results[name].values()]
+                worst = max(p50s)
+                print(f"{name}: median of p50s {statistics.median(p50s):.2f} ms; worst p50 {worst:.2f} ms; target "
+                      f"p50 <= 5 ms: {'met' if worst <= 5 else 'NOT met'} (ratio worst/target {worst / 5:.2f})")
+        finally:
+            for reg in regs.values():
+                reg.close()
+            if server is not None:
+                server.stop()
 
 
 if __name__ == "__main__":

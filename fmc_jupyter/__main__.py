@@ -35,6 +35,20 @@ def quickstart(args: argparse.Namespace) -> int:
     return 0
 
 
+def migrate_registry(args: argparse.Namespace) -> int:
+    """Copy the embedded registry SRC into the empty PostgreSQL database DST, then check counts and hashes."""
+    from .errors import FmcError
+    from .registry.postgres_migrate import migrate_registry as migrate
+
+    try:
+        report = migrate(args.src, args.dst, artifacts=args.artifacts)
+    except FmcError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(report.lines()))
+    return 0 if report.ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fmc", description="Find My CNN command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -44,6 +58,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="folder for the executed notebook, its HTML and the report (default: ./quickstart-output)")
     q.add_argument("--timeout", type=int, default=1800, help="seconds one cell may run (default 1800)")
     q.set_defaults(func=quickstart)
+    m = sub.add_parser("migrate-registry", help="copy a registry file into an empty PostgreSQL database, then check it",
+                       description=migrate_registry.__doc__)
+    m.add_argument("src", help="the registry file (or sqlite:///path)")
+    m.add_argument("dst", help="postgresql://user:password@host:5432/database (an empty database)")
+    m.add_argument("--artifacts", default=None,
+                   help="the destination's artifact store: a shared folder or s3://bucket/prefix "
+                        "(default $FMC_ARTIFACTS)")
+    m.set_defaults(func=migrate_registry)
     args = parser.parse_args(argv)
     return args.func(args)
 

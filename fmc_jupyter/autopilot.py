@@ -34,6 +34,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["auto", "AutoResult", "top_models"]
 
+#: keyword options ``auto`` passes on to the winner's fine-tune
+_FINETUNE_OPTIONS = frozenset({"unfreeze", "lr", "batch_size", "optimizer", "augment", "dropout", "callbacks",
+                               "checkpoints", "tfds_data_dir"})
+
 
 @dataclass
 class AutoResult:
@@ -88,15 +92,39 @@ def auto(x: Any, y: Any = None, *, models: str | Sequence[Any] = "", registry: "
     try these models (in this order). ``finetune_options`` (``unfreeze``, ``augment``, ``lr``, ...)
     apply to the final fine-tune only; trials always train a head on a frozen backbone.
     """
-    from .finetuning import finetune, resolve_model
+    from .arguments import MAX_EPOCHS, whole
+    from .finetuning import check_finetune_arguments, check_trainable, finetune, resolve_model
+    from .ranking import check_rank_arguments
     from .registry import open_registry
+    from .training.data import prepare_data
 
-    if k < 1 or eta < 2 or trial_epochs < 1:
-        raise InputError("auto needs k >= 1, eta >= 2 and trial_epochs >= 1")
+    # every argument, the final fine-tune's options included, is checked before the ranking writes anything
+    k = whole(k, "k", 1, 1000, hint=" (how many top-ranked models get trials)")
+    eta = whole(eta, "eta", 2, 100, hint=" (successive halving keeps 1/eta of the models each round)")
+    trial_epochs = whole(trial_epochs, "trial_epochs", 1, MAX_EPOCHS)
+    epochs = whole(epochs, "epochs", 1, MAX_EPOCHS)
+    unknown = sorted(set(finetune_options) - _FINETUNE_OPTIONS)
+    if unknown:
+        raise InputError(f"auto got unknown option(s) {unknown}; the final fine-tune takes "
+                         f"{', '.join(sorted(_FINETUNE_OPTIONS))}")
+    check_finetune_arguments(epochs=epochs, validation_data=validation_data, validation_split=validation_split,
+                             seed=seed, progress=progress, **finetune_options)
+    if candidates is None:
+        check_rank_arguments(x, y, models, per_class, None, seed, 10, None, class_names, None, True, progress, True)
+    elif isinstance(candidates, (str, bytes)) or not isinstance(candidates, (list, tuple)) or not candidates:
+        raise InputError("candidates must be a non-empty list of model names, ids or records (or None to rank)")
     reg = registry if registry is not None else open_registry()
-    if isinstance(x, str) and y is None:
+    if isinstance(x, str):
+        if y is not None:
+            raise InputError(f"x is the text {x[:40]!r}, a registry dataset name, so y must be None "
+                             "(its labels are stored with it)")
         stored = reg.load_dataset(x)
         x, y, class_names = stored.x, stored.y, list(stored.class_names)
+    prepare_data(x, y, registry=reg, class_names=class_names, validation_data=validation_data,
+                 validation_split=validation_split, seed=seed)  # reads and checks only
+    if candidates is not None:
+        for c in candidates:
+            check_trainable(resolve_model(c, reg))
     ranking = None
     if candidates is not None:
         ids = [resolve_model(c, reg).id for c in candidates][:k]

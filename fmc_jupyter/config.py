@@ -8,6 +8,8 @@ JupyterHub deployments can point the same code at different places:
 ``FMC_USER``         the user name the embedded registry records (else ``JUPYTERHUB_USER``,
                      else the login name).
 ``FMC_SHARED_DATA``  folder with offline weights and datasets (see ``shared/data/README.md``).
+``FMC_REGISTRY_MODE`` ``private`` (default: registry folder 0700, files 0600) or ``group`` (folder 2770,
+                     files 0660: share one embedded registry file with the folder's Unix group).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import getpass
 import os
 from pathlib import Path
 
-__all__ = ["default_registry_path", "cache_dir", "current_user", "shared_data_dir"]
+__all__ = ["default_registry_path", "cache_dir", "current_user", "shared_data_dir", "registry_modes", "REGISTRY_MODES"]
 
 
 def _jupyter_data_dir() -> Path:
@@ -34,6 +36,20 @@ def default_registry_path() -> Path:
     if env:
         return Path(env).expanduser()
     return _jupyter_data_dir() / "fmc" / "registry.db"
+
+
+#: ``FMC_REGISTRY_MODE`` -> (folder mode, file mode) of the embedded registry and its artifacts
+REGISTRY_MODES = {"private": (0o700, 0o600), "group": (0o2770, 0o660)}
+
+
+def registry_modes() -> tuple[int, int]:
+    """(folder mode, file mode) for new registry folders and files, from ``$FMC_REGISTRY_MODE``."""
+    from .errors import FmcError
+
+    name = os.environ.get("FMC_REGISTRY_MODE", "").strip().lower() or "private"
+    if name not in REGISTRY_MODES:
+        raise FmcError(f"FMC_REGISTRY_MODE must be one of {', '.join(REGISTRY_MODES)}, not {name!r}")
+    return REGISTRY_MODES[name]
 
 
 def cache_dir() -> Path:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .arguments import image_size as image_size_arg
+from .arguments import optional_path, text, whole
 from .errors import InputError
 
 __all__ = ["read_image_folder", "read_tfds"]
@@ -15,9 +17,15 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 
 
 def read_image_folder(folder: str | os.PathLike, image_size: tuple[int, int] = (224, 224)):
-    """``folder/<class>/<image>`` -> ``(x (N, H, W, 3) uint8, y (N,) int64, class_names)``, classes sorted."""
+    """``folder/<class>/<image>`` -> ``(x (N, H, W, 3) uint8, y (N,) int64, class_names)``, classes sorted.
+
+    ``image_size``: ``(H, W)`` every image is resized to (whole numbers in 1..16384; checked before reading).
+    """
     from PIL import Image
 
+    size = image_size_arg(image_size)
+    if not isinstance(folder, (str, os.PathLike)):
+        raise InputError(f"folder must be a path to a folder of class sub-folders, not {type(folder).__name__}")
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"image folder {folder} does not exist")
@@ -31,10 +39,10 @@ def read_image_folder(folder: str | os.PathLike, image_size: tuple[int, int] = (
                 continue
             try:
                 with Image.open(file) as img:
-                    img = img.convert("RGB").resize((image_size[1], image_size[0]), Image.BILINEAR)
+                    img = img.convert("RGB").resize((size[1], size[0]), Image.BILINEAR)
                     xs.append(np.asarray(img, dtype=np.uint8))
-            except OSError as exc:
-                raise InputError(f"cannot read image {file}: {exc}") from exc
+            except (OSError, ValueError, Image.DecompressionBombError) as exc:
+                raise InputError(f"cannot read image {file}: {exc}; remove or replace that file") from None
             ys.append(label)
     if not xs:
         raise InputError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {folder}")
@@ -48,6 +56,12 @@ def read_tfds(name: str, split: str = "train", data_dir: str | os.PathLike | Non
     Offline use needs the prepared dataset under ``data_dir``; on a machine with internet the
     caller may prepare it first (``tfds.builder(name).download_and_prepare()``).
     """
+    text(name, "name (the TFDS dataset)", max_length=200)
+    text(split, "split", max_length=200)
+    data_dir = optional_path(data_dir, "data_dir")
+    image_size = image_size_arg(image_size, allow_none=True)
+    if limit is not None:
+        limit = whole(limit, "limit", 1, hint=" (or None for every example)")
     import tensorflow_datasets as tfds
 
     try:

@@ -10,6 +10,7 @@ __all__ = [
     "InputError",
     "ModelLoadError",
     "RegistryUnavailableError",
+    "SchemaVersionError",
     "FmcWarning",
 ]
 
@@ -31,10 +32,19 @@ class QueryError(FmcError, ValueError):
         self.position = position
         super().__init__(self.__str__())
 
+    #: a longer query is shown as this many characters around the problem
+    SHOWN = 80
+
     def __str__(self) -> str:
         if self.position is None or not self.query:
             return self.message
-        return f"{self.message}\n  {self.query}\n  {' ' * self.position}^"
+        text, pos = self.query, self.position
+        if len(text) > self.SHOWN:
+            start = max(0, min(pos - self.SHOWN // 2, len(text) - self.SHOWN))
+            end = start + self.SHOWN
+            text = ("..." if start else "") + text[start:end] + ("..." if end < len(text) else "")
+            pos = pos - start + (3 if start else 0)
+        return f"{self.message}\n  {text}\n  {' ' * pos}^"
 
 
 class NotFoundError(FmcError, LookupError):
@@ -55,6 +65,10 @@ class ModelLoadError(FmcError):
 
 class RegistryUnavailableError(FmcError, ConnectionError):
     """The shared registry service cannot be reached."""
+
+
+class SchemaVersionError(FmcError):
+    """A registry database written by a newer (or unknown) version of fmc_jupyter: upgrade before using it."""
 
 
 class FmcWarning(UserWarning):

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .arguments import MAX_BATCH_SIZE, whole
 from .errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -74,11 +75,9 @@ def _model_record(model: Any, registry: "Registry") -> "ModelRecord":
 
 
 def _classifier(record: "ModelRecord", registry: "Registry"):
-    from .zoo import build_keras_model
+    from .zoo.sources import source_of
 
-    if record.source_kind == "keras_application":
-        return build_keras_model(record, registry, include_top=True, pooling=None)
-    return build_keras_model(record, registry)
+    return source_of(record).build(record, registry, head=True)
 
 
 def output_columns(record: "ModelRecord", num_outputs: int, class_names: Sequence[str]) -> np.ndarray:
@@ -100,7 +99,9 @@ def evaluate(model: Any, x: Any, y: Any = None, *, registry: "Registry | None" =
              class_names: Sequence[str] | None = None, batch_size: int = 32) -> Evaluation:
     """Evaluate a registry model on images ``x (N, H, W[, C])`` with labels ``y (N,)`` (or ``x`` = dataset name).
 
-    The images are stored as a registry dataset (content-hashed, so the same images are the same
+    ``batch_size``: images per forward pass (halved on out-of-memory).
+    Every argument is checked and the predictions are made before anything is written; then the images are
+    stored as a registry dataset (content-hashed, so the same images are the same
     dataset) and the result with :meth:`Registry.add_evaluation`; compare models with
     ``registry.leaderboard(dataset)``.
     """
@@ -110,9 +111,15 @@ def evaluate(model: Any, x: Any, y: Any = None, *, registry: "Registry | None" =
     from .training.batching import predict_in_batches
     from .zoo import preprocess_images
 
+    batch_size = whole(batch_size, "batch_size", 1, MAX_BATCH_SIZE)
     reg = registry if registry is not None else open_registry()
     record = _model_record(model, reg)
-    if isinstance(x, str) and y is None:
+    # everything up to the two writes at the end only reads: a refused call leaves the registry as it was
+    if isinstance(x, str):
+        if y is not None:
+            raise InputError(f"x is the text {x[:40]!r}, a registry dataset name, so y must be None "
+                             "(its labels are stored with it); "
+                             "to evaluate on arrays pass the image array as x")
         dataset = reg.dataset(x)
         stored = reg.load_dataset(dataset)
         data = check_labelled(stored.x, stored.y, stored.class_names, min_classes=1)
@@ -120,9 +127,9 @@ def evaluate(model: Any, x: Any, y: Any = None, *, registry: "Registry | None" =
         if y is None:
             raise InputError("pass labels y with the images, or x = the name of a registry dataset")
         data = check_labelled(x, y, class_names, min_classes=1)
-        from .dataset_identity import dataset_of_arrays   # the dataset these arrays are, or a slice of, or new
+        from .dataset_identity import dataset_of_arrays   # the dataset these arrays are, or a slice of
 
-        dataset = dataset_of_arrays(reg, data, save=True, labels=y)
+        dataset = dataset_of_arrays(reg, data, save=False, labels=y)   # nothing written before the checks
     if record.num_classes:  # refuse a model that cannot predict these classes before loading its weights
         output_columns(record, int(record.num_classes), data.class_names)
     net = _classifier(record, reg)
@@ -137,6 +144,10 @@ def evaluate(model: Any, x: Any, y: Any = None, *, registry: "Registry | None" =
     loss = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
     pred = p[:, columns].argmax(axis=1)
     metrics = classification_metrics(data.y, pred, len(data.class_names))
+    if dataset is None or dataset.slice_rows is not None and dataset.slice_id is None:
+        from .dataset_identity import dataset_of_arrays
+
+        dataset = dataset_of_arrays(reg, data, save=True, labels=y)      # new images registered (reported)
     evaluation_id = reg.add_evaluation(record.id, dataset.id, accuracy=metrics.accuracy, loss=loss,
                                        num_examples=int(len(data.y)),
                                        metrics=metrics.to_dict(data.class_names), confusion=metrics.confusion.tolist())

@@ -25,19 +25,23 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import InputError
+from .arguments import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_SEED, flag, optional_path, real, text, whole
+from .errors import InputError, ModelLoadError
+from .training.data import check_fraction
 from .training.run import TrainingRun
 
 if TYPE_CHECKING:  # pragma: no cover
     from .records import ModelRecord
     from .registry import Registry
 
-__all__ = ["finetune", "TrainingRun", "MODE_DEFAULTS", "resolve_model", "records_defaults"]
+__all__ = ["finetune", "TrainingRun", "MODE_DEFAULTS", "resolve_model", "check_finetune_arguments",
+           "FinetuneArguments", "check_trainable",
+           "records_defaults"]
 
 MODE_DEFAULTS: dict[str, dict[str, Any]] = {
     "head": {"optimizer": "adam", "learning_rate": 3e-3, "batch_size": 16, "epochs": 10},
@@ -107,7 +111,10 @@ def _augmenter(augment: Any, seed: int) -> Callable[[np.ndarray], np.ndarray] | 
                   keras.layers.RandomZoom(0.1, seed=seed), keras.layers.RandomTranslation(0.05, 0.05, seed=seed)]
         pipeline = keras.Sequential(layers, name="augmentation")
     elif isinstance(augment, (list, tuple)):
-        pipeline = keras.Sequential(list(augment), name="augmentation")
+        try:
+            pipeline = keras.Sequential(list(augment), name="augmentation")
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"augment: a list must hold Keras preprocessing layers ({exc})") from None
     elif callable(augment):
         pipeline = augment
     else:
@@ -157,14 +164,15 @@ def _features(backbone, record, images: np.ndarray, batch_size: int, on_change, 
 
 def _checkpoint_epochs(checkpoints: Sequence[int]) -> set[int]:
     """Validated checkpoint epochs (counted from 1)."""
-    if isinstance(checkpoints, (int, np.integer)):
+    if checkpoints is None:
+        return set()
+    if isinstance(checkpoints, (int, np.integer)) and not isinstance(checkpoints, bool):
         checkpoints = [checkpoints]
-    wanted = set()
-    for epoch in checkpoints:
-        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 1:
-            raise InputError(f"checkpoints are epoch numbers counted from 1, got {epoch!r}")
-        wanted.add(int(epoch))
-    return wanted
+    if isinstance(checkpoints, (str, bytes)) or not isinstance(checkpoints, (Sequence, set, frozenset, np.ndarray)):
+        raise InputError(f"checkpoints must be a list of epoch numbers counted from 1, e.g. [2, 5], "
+                         f"not {checkpoints!r}")
+    return {whole(epoch, "each checkpoint epoch", 1, MAX_EPOCHS, hint=" (epochs are counted from 1)")
+            for epoch in checkpoints}
 
 
 def _save_checkpoint(reg: "Registry", clf: Any, base: "ModelRecord", run_id: int, epoch: int,
@@ -179,6 +187,96 @@ def _save_checkpoint(reg: "Registry", clf: Any, base: "ModelRecord", run_id: int
         return reg.add_checkpoint(path, run_id, epoch, labels=list(class_names), preprocessing=base.preprocessing,
                                   domain=base.domain or "natural", pretrained_on=base.pretrained_on,
                                   license=base.license, facts={"input_size": clf.input_size})
+
+
+TRAINABLE_SOURCES = ("keras_application", "keras_file")
+FINETUNE_KINDS = ("finetune", "trial", "lr_find")
+_CALLBACK_METHODS = ("set_model", "on_train_begin", "on_epoch_begin", "on_epoch_end", "on_train_end")
+
+
+@dataclass(frozen=True)
+class FinetuneArguments:
+    """The scalar arguments of :func:`finetune`, checked and normalised (no data, no registry)."""
+
+    epochs: int | None
+    validation_split: float
+    unfreeze: int | str
+    lr: float | str | None
+    batch_size: int | str | None
+    optimizer: Any
+    augment: Any
+    dropout: float
+    seed: int
+    progress: bool
+    callbacks: tuple[Any, ...]
+    kind: str
+    tfds_data_dir: str | None
+    feature_cache: dict | None
+    checkpoints: frozenset[int]
+
+
+def check_finetune_arguments(*, epochs: Any = None, validation_data: Any = None, validation_split: Any = 0.2,
+                             unfreeze: Any = 0, lr: Any = None, batch_size: Any = None, optimizer: Any = None,
+                             augment: Any = False, dropout: Any = 0.2, seed: Any = 0, progress: Any = True,
+                             callbacks: Any = (), kind: Any = "finetune", tfds_data_dir: Any = None,
+                             feature_cache: Any = None, checkpoints: Any = ()) -> FinetuneArguments:
+    """Check every argument of :func:`finetune` that is not data or a model; raise :class:`InputError`.
+
+    Needs neither Keras nor a registry, so ``fmc.auto`` checks its final fine-tune's options before ranking.
+    """
+    if epochs is not None:
+        epochs = whole(epochs, "epochs", 1, MAX_EPOCHS)
+    if validation_data is None:
+        validation_split = check_fraction(validation_split)
+    else:
+        validation_split = real(validation_split, "validation_split")
+    if unfreeze is None or unfreeze is False:
+        unfreeze = 0
+    if unfreeze != "all":
+        unfreeze = whole(unfreeze, "unfreeze", 0, hint=" (0 = head only, k = the top k backbone layers, or 'all')")
+    if lr is not None and lr != "auto":
+        lr = real(lr, "lr", 0, 10, open_low=True, hint=" (a learning rate such as 1e-3, 'auto' or None)")
+    if batch_size is not None and batch_size != "auto":
+        batch_size = whole(batch_size, "batch_size", 1, MAX_BATCH_SIZE, hint=" (or 'auto' or None)")
+    if optimizer is not None and not isinstance(optimizer, str) and not hasattr(optimizer, "apply_gradients"):
+        raise InputError(f"optimizer must be a name ('adam', 'adamw', 'sgd', 'rmsprop') or a "
+                         f"keras.optimizers.Optimizer, not {type(optimizer).__name__}")
+    if not (augment is None or isinstance(augment, (bool, np.bool_)) or callable(augment)
+            or (isinstance(augment, (list, tuple)) and all(callable(layer) for layer in augment))):
+        raise InputError("augment must be False, True, a list of Keras preprocessing layers or a callable, "
+                         f"not {type(augment).__name__}")
+    augment = bool(augment) if augment is None or isinstance(augment, (bool, np.bool_)) else augment
+    dropout = real(dropout, "dropout", 0, 1, open_high=True)
+    seed = whole(seed, "seed", 0, MAX_SEED)
+    progress = flag(progress, "progress")
+    if callbacks is None:
+        callbacks = ()
+    if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, (list, tuple)):
+        callbacks = (callbacks,)
+    for cb in callbacks:
+        missing = [m for m in _CALLBACK_METHODS if not callable(getattr(cb, m, None))]
+        if missing:
+            raise InputError(f"callbacks must be Keras callbacks (keras.callbacks.Callback); {cb!r:.60} has no "
+                             f"{', '.join(missing)}")
+    kind = text(kind, "kind", choices=FINETUNE_KINDS)
+    tfds_data_dir = optional_path(tfds_data_dir, "tfds_data_dir")
+    if feature_cache is not None and not isinstance(feature_cache, dict):
+        raise InputError(f"feature_cache must be a dict (shared between calls) or None, not "
+                         f"{type(feature_cache).__name__}")
+    wanted = _checkpoint_epochs(checkpoints)
+    if wanted and epochs is not None and max(wanted) > epochs:
+        raise InputError(f"checkpoint epoch {max(wanted)} is after the last epoch ({epochs})")
+    return FinetuneArguments(epochs, validation_split, unfreeze, lr, batch_size, optimizer, augment or False,
+                             dropout, seed, progress, tuple(callbacks), kind, tfds_data_dir, feature_cache,
+                             frozenset(wanted))
+
+
+def check_trainable(record: "ModelRecord") -> None:
+    """Refuse a model that cannot be fine-tuned here (a TFLite file) before any data is read."""
+    if record.source_kind not in TRAINABLE_SOURCES:
+        raise ModelLoadError(f"{record.ref} is a {record.source_kind}; only Keras models can be fine-tuned "
+                             "(register a Keras .keras/.h5 file of it with reg.add_model(path), or pick a Keras "
+                             "model: reg.search('source=keras_application'))")
 
 
 def records_defaults(reg: "Registry", data: Any, *, lr: Any, epochs: Any,
@@ -252,21 +350,28 @@ def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = N
 
     from .registry import open_registry
     from .training.batching import auto_batch_size
-    from .training.data import resolve_data
+    from .training.data import prepare_data, register_data
     from .training.device import describe_device
     from .training.heads import build_classifier, set_unfrozen
     from .training.progress import Progress
 
+    unfreeze_given = unfreeze is not None      # None: from the records of the nearest runs, else 0
+    checked = check_finetune_arguments(
+        epochs=epochs, validation_data=validation_data, validation_split=validation_split, unfreeze=unfreeze, lr=lr,
+        batch_size=batch_size, optimizer=optimizer, augment=augment, dropout=dropout, seed=seed, progress=progress,
+        callbacks=callbacks, kind=kind, tfds_data_dir=tfds_data_dir, feature_cache=feature_cache,
+        checkpoints=checkpoints)
+    epochs, validation_split, unfreeze, lr = checked.epochs, checked.validation_split, checked.unfreeze, checked.lr
+    batch_size, augment, dropout, seed = checked.batch_size, checked.augment, checked.dropout, checked.seed
+    progress, callbacks, wanted = checked.progress, checked.callbacks, set(checked.checkpoints)
     reg = registry if registry is not None else open_registry()
     record = resolve_model(model, reg)
-    if epochs is not None and (not isinstance(epochs, (int, np.integer)) or epochs < 1):
-        raise InputError(f"epochs must be a positive whole number, got {epochs!r}")
-    if not 0 <= dropout < 1:
-        raise InputError(f"dropout must be in [0, 1), got {dropout}")
-    wanted = _checkpoint_epochs(checkpoints)
-    data = resolve_data(x, y, registry=reg, class_names=class_names, validation_data=validation_data,
+    check_trainable(record)
+    # everything below up to register_data only reads: a refused call leaves the registry as it was
+    data = prepare_data(x, y, registry=reg, class_names=class_names, validation_data=validation_data,
                         validation_split=validation_split, seed=seed, tfds_data_dir=tfds_data_dir)
-    lr, epochs, unfreeze, warm_start = records_defaults(reg, data, lr=lr, epochs=epochs, unfreeze=unfreeze)
+    lr, epochs, unfreeze, warm_start = records_defaults(reg, data, lr=lr, epochs=epochs,
+                                                        unfreeze=unfreeze if unfreeze_given else None)
     keras.utils.set_random_seed(seed)
     clf = build_classifier(record, reg, data.train.class_names, dropout=dropout, seed=seed)
     unfrozen = set_unfrozen(clf, unfreeze)
@@ -275,19 +380,20 @@ def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = N
     use_features = mode == "head" and not augment
     epochs = int(epochs or defaults["epochs"])
     if wanted and max(wanted) > epochs:
-        raise InputError(f"checkpoint epoch {max(wanted)} is after the last epoch ({epochs})")
+        raise InputError(f"checkpoint epoch {max(wanted)} is after the last epoch ({epochs}); pass epochs>="
+                         f"{max(wanted)} or drop that checkpoint")
     opt_name = optimizer if optimizer is not None else defaults["optimizer"]
     if batch_size == "auto":
         batch = auto_batch_size(len(data.train.y), use_features)
     elif batch_size is None:
         batch = defaults["batch_size"]
-    elif isinstance(batch_size, (int, np.integer)) and batch_size >= 1:
-        batch = int(batch_size)
     else:
-        raise InputError(f"batch_size must be a positive number, 'auto' or None, not {batch_size!r}")
-    if not (lr is None or lr == "auto" or (isinstance(lr, (int, float)) and lr > 0)):
-        raise InputError(f"lr must be a positive number, 'auto' or None, not {lr!r}")
+        batch = int(batch_size)
     rate = defaults["learning_rate"] if lr in (None, "auto") else float(lr)
+    if isinstance(opt_name, str):
+        _optimizer(opt_name, rate)  # an unknown name is refused here, not after the run was opened
+    augmenter = _augmenter(augment, seed)
+    data = register_data(reg, data)
     pre_record = replace(record, input_size=clf.input_size)
     config = {"mode": mode, "unfreeze": unfreeze, "unfrozen_layers": unfrozen, "augment": bool(augment),
               "features_once": use_features, "fresh_head": clf.fresh_head, "dropout": dropout, "seed": seed,
@@ -356,11 +462,11 @@ def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = N
         if lr == "auto":
             from .training.lr_finder import lr_range_test
 
-            weights_before = trainee.get_weights()   # restored after the range test's probing steps
+            weights = trainee.get_weights()
             finder = lr_range_test(lambda xb, yb: trainee.train_on_batch(xb, yb, return_dict=True)["loss"],
                                    lambda r: trainee.optimizer.learning_rate.assign(r), x_train, data.train.y,
                                    batch, steps=60 if use_features else 30, seed=seed)
-            trainee.set_weights(weights_before)
+            trainee.set_weights(weights)
             rate = finder.suggested
             _compile(trainee, opt_name if isinstance(opt_name, str) else type(opt_name)(), rate)
             config["lr_finder"] = finder.to_dict()
@@ -370,7 +476,7 @@ def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = N
         from .training.loop import TrainingLoop, probabilities_metrics
 
         loop = TrainingLoop(trainee, x_train, data.train.y, x_val, data.val.y, batch_size=batch, epochs=epochs,
-                            seed=seed, augment=_augmenter(augment, seed), callbacks=list(callbacks), progress=show,
+                            seed=seed, augment=augmenter, callbacks=list(callbacks), progress=show,
                             on_epoch=log_epoch, on_batch_size=record_change)
         loop.run()
         probs = loop.val_probs if not callbacks else loop.predict(x_val)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import keyword
 import os
 import re
 from typing import Any
@@ -187,7 +188,7 @@ class FindCnnMagics(Magics):
         if body:
             tokens.append(body)
         args = PARSERS[name].parse_intermixed_args(tokens)
-        if args.output is not None and not args.output.isidentifier():
+        if args.output is not None and (not args.output.isidentifier() or keyword.iskeyword(args.output)):
             raise UsageError(f"findcnn {name}: -o needs a variable name, not '{args.output}'")
         result = command.run(args, self._context())
         if args.output is not None and self.shell is not None:

@@ -22,26 +22,22 @@ layer flattened and concatenated (float64), ``d = w_b - w_a``:
 computed in chunks of at most :data:`CHUNK_ELEMENTS` values, so peak memory stays a few MB above the
 largest layer read.
 
-Where weights come from. Catalog ``keras_application`` entries are built by Keras's own loader
-(:func:`fmc_jupyter.zoo.build_keras_model`, with the ImageNet top when its weights are available).
-Stored ``.keras`` files are read *from the file*: ``config.json`` for the structure and
-``model.weights.h5`` (opened in place inside the zip with h5py) one layer at a time, so two models
-larger than memory can be compared without building either. Legacy ``.h5`` files are loaded with Keras
-unless they are larger than :data:`FILE_READ_ABOVE_BYTES` (then read with h5py; output shapes are not
-recorded there). ``mode="memory"`` or ``mode="files"`` forces one way.
+Where layers and weights come from: each model's source (:mod:`fmc_jupyter.zoo.sources`) hands the diff a
+:class:`~fmc_jupyter.zoo.sources.layers.LayerReader`. Catalog entries (Keras Applications, KerasHub presets)
+are built by their library's own loader; stored ``.keras`` files are read *from the file* (``config.json`` and
+``model.weights.h5`` one layer at a time, so two models larger than memory can be compared without building
+either); legacy ``.h5`` files are loaded with Keras unless larger than :data:`FILE_READ_ABOVE_BYTES` (then read
+with h5py). ``mode="memory"`` or ``mode="files"`` forces one way. TFLite models cannot be diffed.
 """
 
 from __future__ import annotations
 
 import difflib
 import html
-import io
 import json
 import math
 import os
-import re
 import sys
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,82 +46,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .errors import FmcError, InputError, ModelLoadError, NotFoundError
+from .errors import FmcError, InputError
 from .records import ModelRecord
+from .zoo.sources.keras_file import FILE_READ_ABOVE_BYTES
+from .zoo.sources.layers import KerasModelReader, LayerInfo, LayerReader
 
 if TYPE_CHECKING:  # pragma: no cover
     from .registry import Registry
 
-__all__ = ["diff", "ModelDiff", "LayerInfo", "weight_change", "CHUNK_ELEMENTS", "FILE_READ_ABOVE_BYTES"]
+__all__ = ["diff", "ModelDiff", "LayerInfo", "weight_change", "fold_layers", "CHUNK_ELEMENTS", "FILE_READ_ABOVE_BYTES"]
 
 CHUNK_ELEMENTS = 1 << 20  # 1M values (8 MB as float64) per step of the weight statistics
-FILE_READ_ABOVE_BYTES = 512 * 1024 * 1024
-_CONTAINERS = {"Functional", "Sequential", "Model"}
-_SKIP_TYPES = {"InputLayer"}
 _LAYER_COLUMNS = ["position", "status", "name_a", "name_b", "type_a", "type_b", "changes", "output_shape_a",
                   "output_shape_b", "params_a", "params_b", "trainable_a", "trainable_b", "l2_change",
                   "relative_change", "cosine", "fraction_moved", "weights_changed"]
 
 
-# ---------------------------------------------------------------------------------------------- layer facts
-@dataclass
-class LayerInfo:
-    """One leaf layer of a model, as the diff sees it."""
-
-    path: str                       # container names and the layer name joined by '/'
-    name: str
-    type: str
-    config: dict[str, Any]          # normalised config: no name / trainable, dtype policy as its name
-    trainable: bool | None
-    output_shape: tuple | None
-    weight_shapes: list[tuple[int, ...]]
-    position: int
-    handle: Any = field(default=None, repr=False)  # where its weights are (source specific)
-
-    @property
-    def params(self) -> int:
-        return int(sum(math.prod(s) for s in self.weight_shapes))
-
-    @property
-    def signature(self) -> str:
-        """What a layer *is*, apart from its name: type, config and weight shapes."""
-        return json.dumps([self.type, self.config, self.weight_shapes], sort_keys=True, default=str)
-
-    def short(self) -> str:
-        """``Dense(10)``, ``Conv2D(1000)``, ``BatchNormalization``."""
-        for key in ("units", "filters"):
-            if key in self.config:
-                return f"{self.type}({self.config[key]})"
-        return self.type
-
-
-def _normalise_config(config: dict[str, Any]) -> dict[str, Any]:
-    """JSON-round-tripped config without ``name``/``trainable``, shared-object ids, dtype policy as a string."""
-    def clean(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items() if k != "shared_object_id"}
-        if isinstance(value, (list, tuple)):
-            return [clean(v) for v in value]
-        return value
-
-    out = clean(json.loads(json.dumps(config, default=str)))
-    out.pop("name", None)
-    out.pop("trainable", None)
-    dtype = out.get("dtype")
-    if isinstance(dtype, dict):
-        out["dtype"] = (dtype.get("config") or {}).get("name", dtype.get("class_name"))
-    return out
-
-
-def _shape(value: Any) -> tuple | None:
-    if value is None:
-        return None
-    try:
-        return tuple(None if d is None else int(d) for d in value)
-    except (TypeError, ValueError):
-        return None
-
-
+# ---------------------------------------------------------------------------------------------- weights (chunks)
 def _iter_chunks(array: Any, size: int = CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
     """Slices of ``array`` (an ndarray or an h5py dataset, read lazily) along axis 0, flattened to float64."""
     shape = tuple(array.shape)
@@ -138,356 +75,11 @@ def _iter_chunks(array: Any, size: int = CHUNK_ELEMENTS) -> Iterator[np.ndarray]
         yield np.asarray(array[start:start + step], dtype=np.float64).ravel()
 
 
-# ---------------------------------------------------------------------------------------------- sources
-class _Source:
-    """A model's layers and, on demand, one layer's weights."""
-
-    label: str = ""
-    how: str = ""
-
-    def layers(self) -> list[LayerInfo]:
-        raise NotImplementedError
-
-    def weights(self, layer: LayerInfo) -> list[Any]:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
-
-
-class _KerasSource(_Source):
-    """A model built or loaded by Keras (in memory)."""
-
-    how = "keras"
-
-    def __init__(self, model: Any, label: str):
-        self.model, self.label = model, label
-
-    def layers(self) -> list[LayerInfo]:
-        import keras
-
-        out: list[LayerInfo] = []
-
-        def walk(layer: Any, prefix: str) -> None:
-            subs = getattr(layer, "layers", None)
-            if subs is not None and isinstance(layer, keras.Model):
-                for sub in subs:
-                    walk(sub, f"{prefix}{layer.name}/" if layer is not self.model else prefix)
-                return
-            kind = type(layer).__name__
-            if kind in _SKIP_TYPES:
-                return
-            try:
-                config = keras.saving.serialize_keras_object(layer).get("config", {})
-            except Exception:  # a layer that cannot serialise: compare what we can
-                config = {}
-            try:
-                out_shape = _shape(layer.output.shape)
-            except Exception:  # used several times, or never called
-                out_shape = None
-            weights = list(layer.weights)
-            out.append(LayerInfo(path=prefix + layer.name, name=layer.name, type=kind,
-                                 config=_normalise_config(config), trainable=bool(layer.trainable),
-                                 output_shape=out_shape, weight_shapes=[tuple(int(d) for d in w.shape) for w in weights],
-                                 position=len(out), handle=layer))
-
-        walk(self.model, "")
-        return out
-
-    def weights(self, layer: LayerInfo) -> list[Any]:
-        return [np.asarray(w) for w in layer.handle.get_weights()]
-
-
-class _OffsetFile(io.RawIOBase):
-    """A read-only window ``[start, start + size)`` of an open binary file (an uncompressed zip member)."""
-
-    def __init__(self, fh: Any, start: int, size: int):
-        super().__init__()
-        self._fh, self._start, self._size, self._pos = fh, start, size, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self._pos, 2: self._size}[whence]
-        self._pos = max(0, min(self._size, base + offset))
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        n = min(len(buffer), self._size - self._pos)
-        if n <= 0:
-            return 0
-        self._fh.seek(self._start + self._pos)
-        data = self._fh.read(n)
-        buffer[:len(data)] = data
-        self._pos += len(data)
-        return len(data)
-
-
-def _open_zip_member(path: Path, member: str) -> tuple[Any, list[Any]]:
-    """A seekable, read-only file object over ``member`` of the zip at ``path`` and what to close after.
-
-    Keras stores ``model.weights.h5`` uncompressed; then the member's bytes are read in place (no copy).
-    A compressed member is extracted to a temporary file first.
-    """
-    zf = zipfile.ZipFile(path)
-    try:
-        info = zf.getinfo(member)
-    except KeyError:
-        zf.close()
-        raise
-    if info.compress_type == zipfile.ZIP_STORED:
-        fh = open(path, "rb")
-        fh.seek(info.header_offset)
-        header = fh.read(30)
-        if header[:4] != b"PK\x03\x04":
-            fh.close()
-            zf.close()
-            raise ModelLoadError(f"{path.name} is not a valid .keras archive (bad local header of {member})")
-        name_len = int.from_bytes(header[26:28], "little")
-        extra_len = int.from_bytes(header[28:30], "little")
-        window = _OffsetFile(fh, info.header_offset + 30 + name_len + extra_len, info.file_size)
-        zf.close()
-        return window, [window, fh]
-    import tempfile
-
-    tmp = tempfile.TemporaryFile()
-    with zf.open(member) as src:
-        while block := src.read(1 << 20):
-            tmp.write(block)
-    tmp.seek(0)
-    zf.close()
-    return tmp, [tmp]
-
-
-def _walk_config(model_config: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, tuple[str, ...], dict]]:
-    """``(path, name path, layer config entry)`` of every leaf layer of a serialised model, in order."""
-    for entry in model_config.get("config", {}).get("layers", []):
-        cfg = entry.get("config", {})
-        name = cfg.get("name") or entry.get("name") or entry.get("class_name", "layer")
-        if entry.get("class_name") in _CONTAINERS or "layers" in cfg:
-            for path, names, leaf in _walk_config(entry, f"{prefix}{name}/"):
-                yield path, (name,) + names, leaf
-            continue
-        yield prefix + name, (name,), entry
-
-
-def _output_shapes(model_config: dict[str, Any]) -> dict[str, tuple]:
-    """Output shapes of layers, read from the symbolic tensors recorded in Keras 3 ``inbound_nodes``.
-
-    A tensor ``{"class_name": "__keras_tensor__", "config": {"shape", "keras_history": [layer, node, i]}}``
-    in a layer's inputs is an output of ``layer`` (within the same container). Keys are layer paths.
-    """
-    shapes: dict[str, tuple] = {}
-
-    def tensors(value: Any) -> Iterator[dict]:
-        if isinstance(value, dict):
-            if value.get("class_name") == "__keras_tensor__":
-                yield value.get("config", {})
-            else:
-                for v in value.values():
-                    yield from tensors(v)
-        elif isinstance(value, list):
-            for v in value:
-                yield from tensors(v)
-
-    def walk(container: dict, prefix: str) -> None:
-        previous = None
-        for entry in container.get("config", {}).get("layers", []):
-            cfg = entry.get("config", {})
-            name = cfg.get("name") or entry.get("name")
-            if container.get("class_name") == "Sequential" and previous is not None:  # input of this = output of last
-                built = _shape((entry.get("build_config") or {}).get("input_shape"))
-                if built is not None:
-                    shapes.setdefault(prefix + str(previous), built)
-            previous = name
-            for t in tensors(entry.get("inbound_nodes", [])):
-                history = t.get("keras_history") or []
-                if history and t.get("shape") is not None:
-                    shapes.setdefault(prefix + str(history[0]), _shape(t["shape"]))
-            if entry.get("class_name") in _CONTAINERS or "layers" in cfg:
-                walk(entry, f"{prefix}{name}/")
-                containers.append((prefix + str(name), cfg))
-
-    containers: list[tuple[str, dict]] = []
-    walk(model_config, "")
-    for path, cfg in reversed(containers):  # outer first; a nested model's output is its (single) output layer's output
-        outputs = cfg.get("output_layers")
-        if outputs and isinstance(outputs[0], list):  # [[name, node, index], ...] or a single [name, node, index]
-            outputs = outputs[0] if len(outputs) == 1 else None
-        if path in shapes and outputs:
-            shapes.setdefault(f"{path}/{outputs[0]}", shapes[path])
-        elif path in shapes and cfg.get("layers") and "output_layers" not in cfg:  # Sequential: the last layer
-            last = cfg["layers"][-1].get("config", {}).get("name")
-            if last:
-                shapes.setdefault(f"{path}/{last}", shapes[path])
-    return shapes
-
-
-def _computed_output_shape(entry: dict[str, Any]) -> tuple | None:
-    """``compute_output_shape`` of a layer rebuilt from its config (no weights are created), when Keras can."""
-    input_shape = (entry.get("build_config") or {}).get("input_shape")
-    if input_shape is None:
-        return None
-    try:
-        import keras
-
-        layer = keras.layers.deserialize({k: entry[k] for k in ("module", "class_name", "config", "registered_name")
-                                          if k in entry})
-        return _shape(layer.compute_output_shape(tuple(input_shape)))
-    except Exception:
-        return None
-
-
-def _config_layers(model_config: dict[str, Any], weight_shapes: dict[tuple[str, ...], list[tuple]],
-                   handles: dict[tuple[str, ...], Any], with_shapes: bool) -> list[LayerInfo]:
-    recorded = _output_shapes(model_config) if with_shapes else {}
-    out: list[LayerInfo] = []
-    for path, names, entry in _walk_config(model_config):
-        kind = entry.get("class_name", "?")
-        if kind in _SKIP_TYPES:
-            continue
-        cfg = entry.get("config", {})
-        shape = recorded.get(path) if with_shapes else None
-        if with_shapes and shape is None:
-            shape = _computed_output_shape(entry)
-        trainable = cfg.get("trainable")
-        out.append(LayerInfo(path=path, name=names[-1], type=kind, config=_normalise_config(cfg),
-                             trainable=None if trainable is None else bool(trainable), output_shape=shape,
-                             weight_shapes=weight_shapes.get(names, []), position=len(out), handle=handles.get(names)))
-    return out
-
-
-def _snake(name: str) -> str:
-    """Keras's ``to_snake_case`` of a class name (how ``model.weights.h5`` names a layer's group)."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    name = re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-    return name if name[:1] != "_" else "private" + name
-
-
-class _KerasFileSource(_Source):
-    """A ``.keras`` archive read in place: ``config.json`` and ``model.weights.h5`` (one layer at a time)."""
-
-    how = "file"
-
-    def __init__(self, path: Path, label: str):
-        import h5py
-
-        self.path, self.label = path, label
-        try:
-            with zipfile.ZipFile(path) as zf:
-                names = set(zf.namelist())
-                self.config = json.loads(zf.read("config.json"))
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-            raise ModelLoadError(f"cannot read {path.name} as a .keras archive: {exc}") from exc
-        if "model.weights.h5" not in names:
-            raise ModelLoadError(f"{path.name} holds no model.weights.h5 (sharded or weight-less archives are not "
-                                 "supported); re-save it with model.save('file.keras')")
-        self._fh, self._closers = _open_zip_member(path, "model.weights.h5")
-        try:
-            self.h5 = h5py.File(self._fh, "r")
-        except OSError as exc:
-            for c in self._closers:
-                c.close()
-            raise ModelLoadError(f"cannot read the weights of {path.name}: {exc}") from exc
-
-    def _groups(self) -> dict[tuple[str, ...], Any]:
-        """Layer name path -> h5 group of its ``vars`` (names from the group's ``name`` attribute)."""
-        found: dict[tuple[str, ...], Any] = {}
-
-        def walk(group: Any, config: dict, prefix: tuple[str, ...]) -> None:
-            if "layers" not in group:
-                return
-            entries = config.get("config", {}).get("layers", [])
-            expected: dict[str, dict] = {}
-            counts: dict[str, int] = {}
-            for entry in entries:  # Keras names the groups snake_case(class) with _1, _2... in layer order
-                base = _snake(entry.get("class_name", "layer"))
-                key = base if base not in counts else f"{base}_{counts[base]}"
-                counts[base] = counts.get(base, 0) + 1
-                expected[key] = entry
-            for key, sub in group["layers"].items():
-                entry = expected.get(key, {})
-                name = None
-                if "vars" in sub:
-                    name = sub["vars"].attrs.get("name")
-                name = (name.decode() if isinstance(name, bytes) else name) or entry.get("config", {}).get("name", key)
-                if "layers" in sub:
-                    walk(sub, entry, prefix + (name,))
-                if "vars" in sub:
-                    found[prefix + (name,)] = sub["vars"]
-
-        walk(self.h5, self.config, ())
-        return found
-
-    def layers(self) -> list[LayerInfo]:
-        groups = self._groups()
-        shapes = {k: [tuple(int(d) for d in g[str(i)].shape) for i in range(len(g))] for k, g in groups.items()}
-        return _config_layers(self.config, shapes, groups, with_shapes=True)
-
-    def weights(self, layer: LayerInfo) -> list[Any]:
-        group = layer.handle
-        return [] if group is None else [group[str(i)] for i in range(len(group))]
-
-    def close(self) -> None:
-        self.h5.close()
-        for c in self._closers:
-            c.close()
-
-
-class _H5FileSource(_Source):
-    """A legacy whole-model ``.h5`` file: ``model_config`` attribute and ``model_weights/<layer>/<weight>``."""
-
-    how = "file"
-
-    def __init__(self, path: Path, label: str):
-        import h5py
-
-        self.path, self.label = path, label
-        try:
-            self.h5 = h5py.File(path, "r")
-        except OSError as exc:
-            raise ModelLoadError(f"cannot read {path.name} as HDF5: {exc}") from exc
-        text = self.h5.attrs.get("model_config")
-        if text is None or "model_weights" not in self.h5:
-            self.h5.close()
-            raise ModelLoadError(f"{path.name} holds weights only (no model_config); it cannot be diffed as a model. "
-                                 "Save the whole model with model.save('file.keras')")
-        self.config = json.loads(text.decode() if isinstance(text, bytes) else text)
-
-    def _weights_of(self, names: tuple[str, ...]) -> list[Any]:
-        root = self.h5["model_weights"]
-        if names[0] not in root:
-            return []
-        group = root[names[0]]
-        wanted = [w.decode() if isinstance(w, bytes) else str(w) for w in group.attrs.get("weight_names", [])]
-        if len(names) > 1:  # a layer of a nested model: its weights are "<layer>/<var>" inside the model's group
-            wanted = [w for w in wanted if w.split("/")[0] == names[-1] or f"/{names[-1]}/" in f"/{w}"]
-        return [group[w] for w in wanted if w in group]
-
-    def layers(self) -> list[LayerInfo]:
-        names = [n for _, n, _ in _walk_config(self.config)]
-        handles = {n: self._weights_of(n) for n in names}
-        shapes = {n: [tuple(int(d) for d in ds.shape) for ds in h] for n, h in handles.items()}
-        return _config_layers(self.config, shapes, handles, with_shapes=False)
-
-    def weights(self, layer: LayerInfo) -> list[Any]:
-        return list(layer.handle or [])
-
-    def close(self) -> None:
-        self.h5.close()
-
 
 # ---------------------------------------------------------------------------------------------- resolving inputs
 @dataclass
 class _Side:
-    source: _Source
+    source: LayerReader
     record: ModelRecord | None
     notes: list[str]
 
@@ -497,62 +89,35 @@ def _is_keras_model(obj: Any) -> bool:
     return keras is not None and isinstance(obj, keras.Model)
 
 
-def _file_source(path: Path, label: str, mode: str) -> _Source:
-    suffix = path.suffix.lower()
-    if suffix == ".tflite":
-        raise ModelLoadError(f"{label} is a TFLite model; diff compares Keras models (.keras, .h5). "
-                             "Compare TFLite models by their evaluations instead (fmc.evaluate)")
-    if suffix not in (".keras", ".h5", ".hdf5"):
-        raise ModelLoadError(f"{label}: {path.name} is not a Keras model file (.keras, .h5)")
-    if not path.is_file():
-        raise NotFoundError(f"{label}: the model file {path} is missing")
-    read_file = mode == "files" or (mode == "auto" and (suffix == ".keras" or path.stat().st_size > FILE_READ_ABOVE_BYTES))
-    if read_file:
-        return _KerasFileSource(path, label) if suffix == ".keras" else _H5FileSource(path, label)
-    from .zoo import load_keras_file
+def _path_side(path: Path, mode: str) -> _Side:
+    from .zoo.sources import source_for_path
 
-    return _KerasSource(load_keras_file(path), label)
-
-
-def _catalog_source(record: ModelRecord, label: str) -> tuple[_Source, list[str]]:
-    """Build a catalog entry with Keras's loader: with its ImageNet top if those weights load, else without."""
-    from .zoo import build_keras_model
-
-    try:
-        return _KerasSource(build_keras_model(record, include_top=True), label), []
-    except ModelLoadError as with_top:
-        try:
-            model = build_keras_model(record, include_top=False, pooling="avg")
-        except ModelLoadError:
-            raise with_top from None
-        return _KerasSource(model, label), [f"{label} was built without its ImageNet top (include_top=False, "
-                                            "pooling='avg'): the top's weights are not available here"]
+    reader, notes = source_for_path(path).file_reader(path, path.name, mode)
+    return _Side(reader, None, notes)
 
 
 def _resolve(ref: Any, registry: "Registry | None", mode: str) -> _Side:
+    """The layer reader of one side: a Keras model object, a model file, or a registry entry (its source reads it)."""
     if _is_keras_model(ref):
-        return _Side(_KerasSource(ref, ref.name), None, [])
-    if isinstance(ref, os.PathLike) or (isinstance(ref, str) and Path(ref).suffix.lower() in
-                                        (".keras", ".h5", ".hdf5", ".tflite") and Path(ref).expanduser().is_file()):
-        path = Path(ref).expanduser()
-        return _Side(_file_source(path, path.name, mode), None, [])
+        return _Side(KerasModelReader(ref, ref.name), None, [])
+    if _is_model_path(ref):
+        return _path_side(Path(ref).expanduser(), mode)
     if registry is None:
         from .registry import open_registry
 
         registry = open_registry()
     record = registry.model(ref)
-    label = record.ref
-    if record.source_kind == "tflite_file":
-        raise ModelLoadError(f"{label} is a TFLite model; diff compares Keras models (.keras, .h5). "
-                             "Compare TFLite models by their evaluations instead (fmc.evaluate)")
-    if record.source_kind == "keras_application":
-        if mode == "files":
-            raise InputError(f"{label} is a catalog entry built by Keras, not a stored file; use mode='auto'")
-        source, notes = _catalog_source(record, label)
-        return _Side(source, record, notes)
-    if record.source_kind == "keras_file":
-        return _Side(_file_source(registry.artifact_path(record), label, mode), record, [])
-    raise ModelLoadError(f"{label} is a {record.source_kind} model; diff compares Keras models")
+    from .zoo.sources import source_of
+
+    reader, notes = source_of(record).layer_reader(record, registry, mode=mode, label=record.ref)
+    return _Side(reader, record, notes)
+
+
+def _is_model_path(ref: Any) -> bool:
+    from .zoo.sources import MODEL_FILE_SUFFIXES
+
+    return isinstance(ref, os.PathLike) or (isinstance(ref, str) and Path(ref).suffix.lower() in MODEL_FILE_SUFFIXES
+                                            and Path(ref).expanduser().is_file())
 
 
 # ---------------------------------------------------------------------------------------------- matching
@@ -637,7 +202,7 @@ def _config_changes(a: dict, b: dict, limit: int = 4) -> list[str]:
     return out
 
 
-def _compare(x: LayerInfo | None, y: LayerInfo | None, src_a: _Source, src_b: _Source, tolerance: float,
+def _compare(x: LayerInfo | None, y: LayerInfo | None, src_a: LayerReader, src_b: LayerReader, tolerance: float,
              position: int) -> dict[str, Any]:
     row: dict[str, Any] = {"position": position, "status": "same", "name_a": None, "name_b": None, "type_a": None,
                            "type_b": None, "changes": "", "output_shape_a": None, "output_shape_b": None,
@@ -848,54 +413,110 @@ class ModelDiff:
                            "metadata": meta, "layers": self.layers.to_dict(orient="records")})
 
     def plot(self, ax: Any = None, log: bool = True):
-        """Relative weight change per layer along the depth of ``b`` (matplotlib); added/removed marked.
+        """Relative weight change per layer along the depth of ``b`` (matplotlib); added/removed/changed marked.
 
-        Returns the Axes.
+        Without ``ax`` it draws a new ``matplotlib.figure.Figure`` (no pyplot state) and returns it, so the
+        notebook shows the figure once and echoes no ``<Axes ...>`` line; with ``ax`` it draws there and returns
+        ``ax``. Layers whose weights could not be compared (shapes differ, added, removed) have no bar.
         """
-        import matplotlib.pyplot as plt
-
         if ax is None:
-            _, ax = plt.subplots(figsize=(10, 3.5))
+            from matplotlib.figure import Figure
+
+            fig = Figure(figsize=(10, 3.5))
+            target, result = fig.subplots(), fig
+        else:
+            target, result = ax, ax
         rows = self.layers.reset_index(drop=True)
-        rel = rows["relative_change"].astype(float)
-        finite = rel.where(np.isfinite(rel))
-        shown = finite.where(finite > 0) if log else finite
-        ax.bar(rows.index, shown.fillna(0.0), width=0.8, color="tab:blue", label="relative change ||Δw|| / ||w_a||")
+        rel = pd.to_numeric(rows["relative_change"], errors="coerce").astype(float).to_numpy()
+        finite = np.isfinite(rel)
+        positive = finite & (rel > 0)
+        use_log = log and bool(positive.any())
+        heights = np.where(positive if use_log else finite, rel, 0.0)
+        target.bar(rows.index, heights, width=0.8, color="tab:blue", label="relative change ||Δw|| / ||w_a||")
+        base = float(rel[positive].min()) / 2 if use_log else 0.0
         for status, color, marker in (("added", "tab:green", "^"), ("removed", "tab:red", "v"),
                                       ("changed", "tab:orange", "o")):
             idx = rows.index[rows["status"] == status]
             if len(idx):
-                base = np.nanmin(shown) if log and np.isfinite(np.nanmin(shown.fillna(np.nan))) else 0.0
-                ax.scatter(idx, np.full(len(idx), base if base else (1e-6 if log else 0.0)), color=color,
-                           marker=marker, label=status, zorder=3)
-        if log and (shown > 0).any():
-            ax.set_yscale("log")
-        ax.set_xlabel(f"layer (depth order of {self.b})")
-        ax.set_ylabel("relative change")
-        ax.set_title(f"{self.a} -> {self.b}: {self.summary}", fontsize=9)
-        ax.legend(fontsize=8, loc="best")
-        return ax
+                target.scatter(idx, np.full(len(idx), base), color=color, marker=marker, label=status, zorder=3)
+        if use_log:
+            target.set_yscale("log")
+        if not finite.any():
+            target.text(0.5, 0.5, "no layer's weights could be compared (shapes differ or layers added/removed)",
+                        transform=target.transAxes, ha="center", va="center", fontsize=9, color="0.4")
+        target.set_xlabel(f"layer (depth order of {self.b})")
+        target.set_ylabel("relative change")
+        target.set_title(f"{self.a} -> {self.b}: {self.summary}", fontsize=9)
+        target.legend(fontsize=8, loc="best")
+        if ax is None:
+            result.tight_layout()
+        return result
 
     def _repr_html_(self, max_rows: int = 200) -> str:
+        """The summary, the changed layers (runs of identical/frozen layers folded into one row with their
+        count), and the two models' metadata side by side with the differing fields highlighted."""
         esc = html.escape
         head = f"<h4>{esc(f'diff {self.a} -> {self.b}')}</h4><p><b>{esc(self.summary)}</b></p>"
         if self.relation:
             head += f"<p>{esc(self.relation)}</p>"
         head += "".join(f"<p><i>{esc(n)}</i></p>" for n in self.notes)
+        mark = "background:rgba(255,165,0,0.22)"
         meta_rows = "".join(
-            f"<tr><th style='text-align:left'>{esc(str(k))}</th><td style='text-align:left'>{esc(_cell(va))}</td>"
-            f"<td style='text-align:left'>{esc(_cell(vb))}</td></tr>"
-            for k, va, vb in zip(self.metadata.index, self.metadata["a"], self.metadata["b"]))
+            f"<tr style='{'' if same else mark}'><th style='text-align:left'>{esc(str(k))}</th>"
+            f"<td style='text-align:left'>{esc(_cell(va))}</td><td style='text-align:left'>{esc(_cell(vb))}</td></tr>"
+            for k, va, vb, same in zip(self.metadata.index, self.metadata["a"], self.metadata["b"],
+                                       self.metadata["same"] if "same" in self.metadata else [True] * len(self.metadata)))
         meta = f"<table><tr><th></th><th>{esc(self.a)}</th><th>{esc(self.b)}</th></tr>{meta_rows}</table>"
-        changed = self.changes
         cols = ["position", "status", "name_a", "name_b", "changes", "params_a", "params_b", "relative_change",
                 "cosine", "fraction_moved"]
-        body = "".join("<tr>" + "".join(f"<td>{esc(_cell(r[c]))}</td>" for c in cols) + "</tr>"
-                       for _, r in changed.head(max_rows).iterrows())
-        more = f"<p>{len(changed) - max_rows} more rows in .layers</p>" if len(changed) > max_rows else ""
-        table = (f"<table><tr>{''.join(f'<th>{esc(c)}</th>' for c in cols)}</tr>{body}</table>{more}"
-                 if len(changed) else "<p>no layer differs</p>")
+        rows = fold_layers(self.layers.to_dict(orient="records"))
+        shown = [r for r in rows if r["status"] != "same"]
+        body = []
+        for r in shown[:max_rows]:
+            if r["status"] == "folded":
+                body.append(f"<tr><td colspan='{len(cols)}' style='text-align:left;color:#777'>"
+                            f"{esc(_folded_text(r))}</td></tr>")
+            else:
+                body.append("<tr>" + "".join(f"<td>{esc(_cell(r[c]))}</td>" for c in cols) + "</tr>")
+        hidden = sum(1 for r in rows if r["status"] == "same")
+        note = f"<p style='color:#777'>{hidden} identical layer{'s' if hidden != 1 else ''} not listed</p>" if hidden else ""
+        more = f"<p>{len(shown) - max_rows} more rows in .layers</p>" if len(shown) > max_rows else ""
+        table = (f"<table><tr>{''.join(f'<th>{esc(c)}</th>' for c in cols)}</tr>{''.join(body)}</table>{more}{note}"
+                 if len(self.changes) else "<p>no layer differs</p>")
         return f"<div class='fmc-diff'>{head}{table}<details><summary>metadata</summary>{meta}</details></div>"
+
+
+#: a run of at least this many unremarkable layers (identical, or only frozen/unfrozen) folds into one row
+FOLD_AT = 3
+_QUIET = ("same", "frozen", "unfrozen")
+
+
+def fold_layers(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The layer rows with every run of >= :data:`FOLD_AT` consecutive rows of one quiet status
+    (``same``, ``frozen``, ``unfrozen``: structure equal, no weight moved) folded into one row
+    ``{"status": "folded", "folded_status": s, "count": n, "first": i, "last": j}``; other rows unchanged."""
+    out: list[dict[str, Any]] = []
+    i = 0
+    while i < len(layers):
+        status = layers[i].get("status")
+        j = i
+        while (j < len(layers) and status in _QUIET and layers[j].get("status") == status
+               and not layers[j].get("weights_changed")):
+            j += 1
+        if j - i >= FOLD_AT:
+            out.append({"status": "folded", "folded_status": status, "count": j - i,
+                        "first": layers[i].get("position"), "last": layers[j - 1].get("position")})
+            i = j
+        else:
+            out.append(layers[i])
+            i += 1
+    return out
+
+
+def _folded_text(row: dict[str, Any]) -> str:
+    what = {"same": "identical", "frozen": "frozen, weights identical",
+            "unfrozen": "unfrozen, weights identical"}.get(row["folded_status"], row["folded_status"])
+    return f"{row['count']} layers {what} (positions {row['first']}-{row['last']})"
 
 
 def _cell(value: Any) -> str:
@@ -926,9 +547,7 @@ def diff(a: Any, b: Any, registry: "Registry | None" = None, tolerance: float = 
         raise InputError(f"tolerance must be a number >= 0, not {tolerance!r}") from None
     if not tolerance >= 0:
         raise InputError(f"tolerance must be a number >= 0, not {tolerance!r}")
-    needs_registry = not all(_is_keras_model(x) or isinstance(x, os.PathLike) or
-                             (isinstance(x, str) and Path(x).suffix.lower() in (".keras", ".h5", ".hdf5", ".tflite")
-                              and Path(x).expanduser().is_file()) for x in (a, b))
+    needs_registry = not all(_is_keras_model(x) or _is_model_path(x) for x in (a, b))
     opened = registry is None and needs_registry
     if opened:
         from .registry import open_registry

@@ -1,4 +1,4 @@
-"""The model search language: text -> parameterised SQL.
+"""The model search language: text -> parameterised SQL, for SQLite and PostgreSQL (one compiler, two dialects).
 
 Grammar (case-insensitive keywords)::
 
@@ -27,7 +27,8 @@ from typing import Any
 from .errors import QueryError
 
 __all__ = ["Field", "FIELDS", "ALIASES", "parse_query", "compile_query", "compile_order", "resolve_field", "Node",
-           "FTS_DRIVEN", "ORDER_DRIVEN"]
+           "FTS_DRIVEN", "ORDER_DRIVEN", "MAX_DEPTH", "MAX_CONDITIONS", "MAX_QUERY_LENGTH", "MAX_ORDER_FIELDS",
+           "TSQUERY", "Dialect", "DIALECTS", "SQLITE", "POSTGRESQL", "get_dialect"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Field:
 
     name: str
     column: str
-    kind: str  # text | count | megabytes | fraction | pixels | millis | int
+    kind: str  # text | count | megabytes | fraction | pixels | millis | int | flag
     help: str
 
 
@@ -48,7 +49,9 @@ FIELDS: dict[str, Field] = {
         Field("architecture", "architecture", "text", "the constructor, e.g. MobileNetV3Small"),
         Field("task", "task", "text", "classification, feature-vector, ..."),
         Field("domain", "domain", "text", "visual domain: natural, medical, birds, insects, ..."),
-        Field("source", "source_kind", "text", "keras_application, keras_file or tflite_file"),
+        Field("source", "source_kind", "text", "keras_application, keras_file, tflite_file or kerashub_preset"),
+        Field("format", "format", "text", "how the model is stored: keras, tflite, kerashub, hf, kaggle"),
+        Field("weights", "weights_present", "flag", "whether the weights are on this machine: present or absent"),
         Field("pretrained", "pretrained_on", "text", "upstream dataset, e.g. imagenet"),
         Field("license", "license", "text", "license of the weights"),
         Field("preprocessing", "preprocessing", "text", "tf, caffe, torch, in-model, uint8"),
@@ -78,10 +81,16 @@ ALIASES: dict[str, str] = {
     "latency": "cpu_ms", "cpu": "cpu_ms", "gpu": "gpu_ms", "gpu_latency": "gpu_ms", "cpu_latency": "cpu_ms",
     "arch": "architecture", "model": "name", "kind": "source", "source_kind": "source",
     "pretrained_on": "pretrained", "dataset": "pretrained", "labels": "classes", "num_classes": "classes",
-    "tag": "tags", "layers": "depth", "user": "owner",
+    "tag": "tags", "layers": "depth", "user": "owner", "weights_present": "weights", "offline": "weights",
+    "license_name": "license",
 }
 
-_MAX_DEPTH = 64
+#: limits far above any hand-written query, below where SQLite (expression depth 1000) or PostgreSQL give up
+MAX_DEPTH = 20          # nested parentheses and "not"s (SQLite's parser stack holds ~30 levels)
+MAX_CONDITIONS = 256    # comparisons and words
+MAX_QUERY_LENGTH = 10_000  # characters
+MAX_ORDER_FIELDS = 32
+_MAX_DEPTH = MAX_DEPTH
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
@@ -154,9 +163,18 @@ def resolve_field(name: str, query: str = "", pos: int = 0) -> Field:
     raise QueryError(f"unknown field '{name}'.{hint} Known fields: {', '.join(sorted(FIELDS))}", query, pos)
 
 
+_FLAGS = {"present": 1, "yes": 1, "true": 1, "1": 1, "local": 1, "absent": 0, "no": 0, "false": 0, "0": 0,
+          "missing": 0}
+
+
 def _value(field: Field, raw: str, query: str, pos: int) -> Any:
     if field.kind == "text":
         return raw
+    if field.kind == "flag":
+        if raw.lower() not in _FLAGS:
+            raise QueryError(f"'{raw}' is not a value of field '{field.name}': use present or absent (yes/no)",
+                             query, pos)
+        return _FLAGS[raw.lower()]
     if field.kind == "pixels":
         raw = re.sub(r"^(\d+)\s*x\s*\d+", r"\1", raw.lower())
     m = _NUMBER.match(raw.strip())
@@ -176,6 +194,7 @@ class _Parser:
         self.tokens = _tokenize(query)
         self.i = 0
         self.depth = 0
+        self.conditions = 0
 
     def peek(self, offset: int = 0) -> Token | None:
         j = self.i + offset
@@ -201,7 +220,14 @@ class _Parser:
     def nest(self) -> None:
         self.depth += 1
         if self.depth > _MAX_DEPTH:
-            raise self.error(f"query nested deeper than {_MAX_DEPTH} levels", self.peek())
+            raise self.error(f"the query is nested deeper than {_MAX_DEPTH} levels of parentheses or 'not' (the "
+                             "limit); simplify it", self.peek())
+
+    def count(self, tok: Token) -> None:
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise self.error(f"the query has more than {MAX_CONDITIONS} conditions (the limit); split it into several "
+                             "searches, or pass a list of models instead of many name=... or-ed together", tok)
 
     def or_expr(self) -> Node:
         self.nest()
@@ -246,6 +272,8 @@ class _Parser:
             self.i += 1
             return node
         nxt = self.peek(1)
+        if tok.kind in ("word", "string"):
+            self.count(tok)
         if tok.kind == "word" and nxt is not None and nxt.kind == "op":
             return self.comparison()
         if tok.kind in ("word", "string"):
@@ -268,6 +296,8 @@ class _Parser:
         cmp = "=" if op.text == "==" else op.text
         if field.kind == "text" and cmp in ("<", "<=", ">", ">="):
             raise QueryError(f"field '{field.name}' is text: use =, != or ~ (contains)", self.query, op.pos)
+        if field.kind == "flag" and cmp not in ("=", "!="):
+            raise QueryError(f"field '{field.name}' is present or absent: use = or !=", self.query, op.pos)
         if field.kind != "text" and cmp == "~":
             raise QueryError(f"'~' (contains) works on text fields; '{field.name}' is a number", self.query, op.pos)
         return Node("cmp", field=field, cmp=cmp, value=_value(field, raw, self.query, value_tok.pos), pos=name.pos)
@@ -281,6 +311,9 @@ def parse_query(query: str) -> Node | None:
     """Parse ``query`` into an AST (``None`` for an empty query). Raises :class:`QueryError`."""
     if not isinstance(query, str):
         raise QueryError(f"a query must be text, not {type(query).__name__}")
+    if len(query) > MAX_QUERY_LENGTH:
+        raise QueryError(f"the query is {len(query)} characters long; the limit is {MAX_QUERY_LENGTH}. Shorten it or "
+                         "split it into several searches")
     return _Parser(query).parse()
 
 
@@ -293,59 +326,136 @@ def _fts_phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"*'
 
 
-def _compile(node: Node, params: list[Any], text_sql: str) -> str:
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _tsquery_phrase(text: str) -> str | None:
+    """The PostgreSQL twin of :func:`_fts_phrase`: ``'w1' <-> 'w2':*`` (words adjacent, last one a prefix).
+
+    Words are runs of letters and digits, exactly what the ``models.search_vector`` column indexes (it replaces
+    every other character by a space), so only letters and digits ever reach ``to_tsquery``: no tsquery syntax can
+    leak. ``None`` when the text holds no word (it then matches nothing, like an empty FTS5 phrase).
+    """
+    words = [w.lower() for w in _WORD.findall(text)]
+    if not words:
+        return None
+    return " <-> ".join(f"'{w}'" for w in words) + ":*"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one database spells what the compiler emits.
+
+    ``placeholder`` is the parameter marker; ``text_sql`` the default condition for a bare word (one placeholder);
+    ``true`` the condition of an empty query.
+    """
+
+    name: str
+    placeholder: str
+    text_sql: str
+    true: str
+
+
+_INTEGER_KINDS = {"count", "pixels", "int"}  # fields stored in integer columns
+FTS_DRIVEN = "id IN (SELECT rowid FROM models_fts WHERE models_fts MATCH ?)"
+ORDER_DRIVEN = "+id IN (SELECT rowid FROM models_fts WHERE models_fts MATCH ?)"
+#: bare words on PostgreSQL: the GIN-indexed ``search_vector`` column (see registry/postgres_schema.py)
+TSQUERY = "search_vector @@ to_tsquery('simple', %s)"
+
+SQLITE = Dialect("sqlite", "?", FTS_DRIVEN, "1")
+POSTGRESQL = Dialect("postgresql", "%s", TSQUERY, "TRUE")
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (SQLITE, POSTGRESQL)}
+
+
+def get_dialect(dialect: str | Dialect) -> Dialect:
+    """``"sqlite"`` / ``"postgresql"`` (or a :class:`Dialect`) -> the :class:`Dialect`."""
+    if isinstance(dialect, Dialect):
+        return dialect
+    try:
+        return DIALECTS[dialect]
+    except KeyError:
+        raise QueryError(f"unknown SQL dialect {dialect!r}; known: {', '.join(DIALECTS)}") from None
+
+
+def _compile(node: Node, params: list[Any], text_sql: str, d: Dialect) -> str:
+    """SQL for ``node``: values go to ``params`` behind ``d.placeholder``; columns come from :data:`FIELDS` only.
+
+    Text comparisons are case-insensitive on both databases: SQLite through ``COLLATE NOCASE`` (and its ASCII
+    case-insensitive ``LIKE``), PostgreSQL through ``ILIKE`` and the case-insensitive ``citext`` columns of its
+    schema (where ``=`` ignores case).
+    """
+    ph = d.placeholder
     if node.op in ("and", "or"):
-        return "(" + f" {node.op.upper()} ".join(_compile(c, params, text_sql) for c in node.children) + ")"
+        return "(" + f" {node.op.upper()} ".join(_compile(c, params, text_sql, d) for c in node.children) + ")"
     if node.op == "not":
-        return f"(NOT {_compile(node.children[0], params, text_sql)})"
+        return f"(NOT {_compile(node.children[0], params, text_sql, d)})"
     if node.op == "text":
-        params.append(_fts_phrase(node.value))
+        if d is POSTGRESQL:
+            phrase = _tsquery_phrase(node.value)
+            if phrase is None:
+                return "(FALSE)"
+            params.append(phrase)
+        else:
+            params.append(_fts_phrase(node.value))
         return text_sql
     field, col = node.field, f'"{node.field.column}"'
     if field.kind == "text":
         if node.cmp == "~":
             params.append(f"%{_like_escape(node.value)}%")
-            return f"({col} LIKE ? ESCAPE '\\')"
+            like = "ILIKE" if d is POSTGRESQL else "LIKE"
+            return f"({col} {like} {ph} ESCAPE '\\')"
         params.append(node.value)
+        nocase = "" if d is POSTGRESQL else " COLLATE NOCASE"
         if node.cmp == "!=":
-            return f"({col} IS NULL OR {col} != ? COLLATE NOCASE)"
-        return f"({col} = ? COLLATE NOCASE)"
-    params.append(node.value)
-    if node.cmp in ("<", "<=", ">", ">="):
+            return f"({col} IS NULL OR {col} != {ph}{nocase})"
+        return f"({col} = {ph}{nocase})"
+    value = node.value
+    if d is POSTGRESQL and field.kind in _INTEGER_KINDS and float(value).is_integer():
+        value = int(value)  # an integer against a BIGINT column keeps its index usable (a float casts the column)
+    params.append(value)
+    if field.kind == "flag":
+        return f"(coalesce({col}, 0) {node.cmp} {ph})"
+    if node.cmp in ("<", "<=", ">", ">=") and d is SQLITE:
         # Unary + keeps ranges out of index selection: without STAT4, SQLite guesses every range keeps 1/4 of the
         # rows and picks a range index over the ORDER BY index, then sorts most of the table.
-        return f"(+{col} {node.cmp} ?)"
-    return f"({col} {node.cmp} ?)"
+        return f"(+{col} {node.cmp} {ph})"
+    return f"({col} {node.cmp} {ph})"
 
 
-FTS_DRIVEN = "id IN (SELECT rowid FROM models_fts WHERE models_fts MATCH ?)"
-ORDER_DRIVEN = "+id IN (SELECT rowid FROM models_fts WHERE models_fts MATCH ?)"
+def compile_query(query: str, text_sql: str | None = None, dialect: str | Dialect = "sqlite") -> tuple[str, list[Any]]:
+    """Compile ``query`` to ``(where_sql, params)``; an empty query gives ``("1", [])`` (``("TRUE", [])``).
 
-
-def compile_query(query: str, text_sql: str = FTS_DRIVEN) -> tuple[str, list[Any]]:
-    """Compile ``query`` to ``(where_sql, params)``; an empty query gives ``("1", [])``.
-
-    ``text_sql`` is the SQL used for a bare word, with one ``?`` for the FTS5 phrase.
+    ``dialect`` is ``"sqlite"`` (``?`` placeholders, FTS5) or ``"postgresql"`` (``%s`` placeholders, tsvector).
+    ``text_sql`` is the SQL used for a bare word, with one placeholder for the phrase; default: the dialect's.
     """
+    d = get_dialect(dialect)
     node = parse_query(query)
     params: list[Any] = []
     if node is None:
-        return "1", params
-    return _compile(node, params, text_sql), params
+        return d.true, params
+    return _compile(node, params, text_sql or d.text_sql, d), params
 
 
-def compile_order(order_by: str | None, use_index: bool = True) -> str:
+def compile_order(order_by: str | None, use_index: bool = True, dialect: str | Dialect = "sqlite") -> str:
     """``"-top1, params"`` -> ``'"top1" DESC NULLS LAST, "params" ASC NULLS LAST'`` (whitelisted columns only).
 
     The default is best top-1 first. ``use_index=False`` writes ``+"col"`` so SQLite sorts the matches
-    instead of walking the column's index.
+    instead of walking the column's index (PostgreSQL's planner needs no such hint; it is ignored there).
     """
-    plus = "" if use_index else "+"
+    plus = "" if use_index or get_dialect(dialect) is not SQLITE else "+"
     default = f'{plus}"top1" DESC NULLS LAST, {plus}"name" ASC'
     if not order_by:
         return default
-    parts = []
-    for item in str(order_by).split(","):
+    if isinstance(order_by, (list, tuple)) and all(isinstance(item, str) for item in order_by):
+        order_by = ",".join(order_by)
+    if not isinstance(order_by, str):
+        raise QueryError(f"order_by must be text such as '-top1,params' (or a list of such fields), not "
+                         f"{type(order_by).__name__}")
+    if len(order_by) > MAX_QUERY_LENGTH or order_by.count(",") >= MAX_ORDER_FIELDS:
+        raise QueryError(f"order_by names more than {MAX_ORDER_FIELDS} fields or is too long (the limits); "
+                         "order by a few fields")
+    parts, seen = [], set()
+    for item in order_by.split(","):
         words = item.strip().split()
         if not words:
             continue
@@ -359,5 +469,8 @@ def compile_order(order_by: str | None, use_index: bool = True) -> str:
         elif len(words) > 1:
             raise QueryError(f"cannot order by '{item.strip()}': write a field, '-field' or 'field desc'", order_by, 0)
         field = resolve_field(name, order_by, 0)
+        if field.column in seen:  # a later mention of the same field cannot change the order
+            continue
+        seen.add(field.column)
         parts.append(f'{plus}"{field.column}" {"DESC" if desc else "ASC"} NULLS LAST')
     return ", ".join(parts) or default

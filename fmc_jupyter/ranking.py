@@ -58,7 +58,7 @@ from .errors import FmcError, InputError
 from .estimators import ESTIMATORS, rank_average
 from .records import ModelRecord
 
-__all__ = ["rank", "Ranking", "DEFAULT_METHODS", "DEFAULT_COMBINATION", "PRIOR_METHOD", "score_features",
+__all__ = ["rank", "check_rank_arguments", "Ranking", "DEFAULT_METHODS", "DEFAULT_COMBINATION", "PRIOR_METHOD", "score_features",
            "combine_scores"]
 
 #: pseudo-method: the model's ImageNet top-1 accuracy (a prior), NaN where unknown
@@ -318,6 +318,44 @@ def _load_input(x, y, registry, class_names):
     return check_labelled(x, y, class_names, min_per_class=MIN_PER_CLASS), None
 
 
+def check_rank_arguments(x: Any, y: Any, models: Any, per_class: Any, methods: Any, seed: Any, bootstrap: Any,
+                         dataset_name: Any, class_names: Any, layer: Any, cache: Any, progress: Any,
+                         save: Any) -> None:
+    """Check every argument of :func:`rank` that needs no registry, before anything is read or written.
+
+    The arrays themselves are checked by :func:`fmc_jupyter.arrays.check_labelled` (still before any write).
+    """
+    from .arguments import MAX_SEED, flag, text, whole
+
+    if isinstance(x, str) and y is not None:
+        raise InputError(f"x is the text {x[:40]!r}, a registry dataset name, so y must be None "
+                             "(its labels are stored with it); "
+                         "to rank on arrays pass the image array as x")
+    if x is None:
+        raise InputError("x is missing: pass images (N, H, W[, C]) and labels, or a registry dataset name")
+    if not (isinstance(models, (str, ModelRecord)) or (isinstance(models, (list, tuple)) and models)):
+        raise InputError(f"models must be a search query (e.g. 'params<10M') or a non-empty list of model names, "
+                         f"ids or records, not {str(models)[:60]!r}")
+    if isinstance(models, (list, tuple)):
+        for ref in models:
+            if isinstance(ref, bool) or not isinstance(ref, (str, int, np.integer, ModelRecord)):
+                raise InputError(f"models lists {ref!r:.60}; each must be a model name, 'name:vN', id or record")
+    if per_class is not None:
+        whole(per_class, "per_class", MIN_PER_CLASS, 2 ** 31 - 1, hint=" (or None for all images)")
+    if methods is not None and not isinstance(methods, str):
+        if not isinstance(methods, (list, tuple)) or not all(isinstance(m, str) for m in methods):
+            raise InputError(f"methods must be a method name or a list of names from {', '.join(_known_methods())}"
+                             f", not {str(methods)[:60]!r}")
+    _check_methods(methods)
+    whole(seed, "seed", 0, MAX_SEED)
+    whole(bootstrap, "bootstrap", 0, 10_000, hint=" (0 skips the stability estimate)")
+    text(dataset_name, "dataset_name", allow_none=True, max_length=128)
+    text(layer, "layer", allow_none=True)
+    flag(cache, "cache")
+    flag(progress, "progress")
+    flag(save, "save")
+
+
 def _records_vote(registry, dataset, images: np.ndarray, labels: np.ndarray, records: Sequence[ModelRecord], k: int,
                   save: bool, progress: bool) -> tuple[np.ndarray, list[tuple[str, float]]]:
     """The ``records`` vote ``(M,)`` of the candidates from the registry's own evaluations and runs on the ``k``
@@ -387,7 +425,10 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
     """
     from .registry import open_registry
     from .zoo.features import extract_features, images_hash
+    from .zoo.sources import source_of
 
+    check_rank_arguments(x, y, models, per_class, methods, seed, bootstrap, dataset_name, class_names, layer, cache,
+                         progress, save)
     if budget is not None:
         from .ranking_budget import rank_within_budget
 
@@ -433,7 +474,7 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
         t0 = time.perf_counter()
         priors[record.id] = {PRIOR_METHOD: record.top1, RECORDS_METHOD: None if np.isnan(vote[j]) else float(vote[j])}
         try:
-            ex = extract_features(record, images, registry, layer=layer if record.source_kind == "keras_file" else None,
+            ex = extract_features(record, images, registry, layer=layer if source_of(record).reads_layers else None,
                                   data_hash=data_hash, cache=cache, progress=progress)
         except FmcError as exc:
             errors[j] = str(exc) if record.ref in str(exc) else f"{record.ref}: {exc}"
@@ -487,7 +528,8 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
               "scores": {m: (None if pd.isna(getattr(r, m)) else float(getattr(r, m))) for m in method_list},
               "stability": {"top1": None if pd.isna(r.top1_freq) else float(r.top1_freq),
                             "top3": None if pd.isna(r.top3_freq) else float(r.top3_freq), "bootstrap": bootstrap},
-              "seconds": float(r.seconds), "error": r.error} for r in frame.itertuples(index=False)],
+              "seconds": float(r.seconds), "error": r.error if isinstance(r.error, str) else None}
+             for r in frame.itertuples(index=False)],
             per_class=per_class, seed=seed,
             models_query=models if isinstance(models, str) else json.dumps([r.ref for r in records]),
             seconds=total)

@@ -88,11 +88,23 @@ class ModelRecord:
     artifact: str | None = None
     sha256: str | None = None
     created_at: str | None = None
+    format: str | None = None               # keras | tflite | kerashub | hf | kaggle
+    weights_present: int | None = None      # 1 when the weights were on this machine when last checked
 
     @property
     def ref(self) -> str:
-        """``name:vN``: the unambiguous name of this version."""
+        """``name:vN``: this version as its owner names it (for others a bare name may mean their own line)."""
         return f"{self.name}:v{self.version}"
+
+    @property
+    def line(self) -> str:
+        """The model line: ``owner/name``, or just ``name`` for the catalog (see ``docs/registry.md``)."""
+        return self.name if self.owner == "catalog" else f"{self.owner}/{self.name}"
+
+    @property
+    def full_ref(self) -> str:
+        """``owner/name:vN`` (catalog: ``name:vN``): names this version the same way for every user."""
+        return f"{self.line}:v{self.version}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,7 +112,8 @@ class ModelRecord:
     def _repr_html_(self) -> str:
         keys = ["family", "architecture", "task", "domain", "input_size", "params", "size_mb", "top1", "top5",
                 "depth", "cpu_ms", "gpu_ms", "pretrained_on", "num_classes", "preprocessing", "license",
-                "source_kind", "owner", "visibility", "parent_id", "run_id", "sha256", "created_at", "tags"]
+                "source_kind", "format", "weights_present", "owner", "visibility", "parent_id", "run_id", "sha256",
+                "created_at", "tags"]
         title = html.escape(f"{self.ref}  (id {self.id})")
         desc = f"<p>{html.escape(self.description)}</p>" if self.description else ""
         return f"<div class='fmc-card'><h4>{title}</h4>{desc}{html_table([(k, getattr(self, k)) for k in keys])}</div>"

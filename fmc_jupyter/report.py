@@ -68,9 +68,11 @@ def curves_figure(history: Sequence[dict[str, Any]]):
     """Loss and accuracy per epoch, training and validation, side by side."""
     from matplotlib.figure import Figure
 
+    from matplotlib.ticker import MaxNLocator
+
     fig = Figure(figsize=(9, 3.2))
     ax_loss, ax_acc = fig.subplots(1, 2)
-    epochs = [int(e["epoch"]) + 1 for e in history]
+    epochs = [int(e["epoch"]) + 1 for e in history]  # epochs count from 1, as in the tables
     for ax, key, title in ((ax_loss, "loss", "loss"), (ax_acc, "accuracy", "accuracy")):
         for prefix, style in (("", "-o"), ("val_", "--s")):
             values = [e.get(prefix + key) for e in history]
@@ -78,6 +80,7 @@ def curves_figure(history: Sequence[dict[str, Any]]):
                 ax.plot(epochs, [np.nan if v is None else v for v in values], style, ms=3,
                         label="validation" if prefix else "training")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # ticks at whole epochs, never 1.25
         ax.set_title(title)
         ax.grid(alpha=0.3)
         if ax.lines:

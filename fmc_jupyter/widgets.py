@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .display import fmt_count, fmt_mb, fmt_percent, humanised
 from .errors import FmcError
 
 __all__ = ["ui", "ModelBrowser", "compose_query", "ANY"]
@@ -37,6 +38,10 @@ _FAILED_HTML = "<pre style='color:#b00020'>failed: see the error in the output b
 
 class _Failed(Exception):
     """An unexpected error, already shown (with its traceback) in the browser's output area."""
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _number(value: float) -> str:
@@ -68,16 +73,23 @@ def compose_query(text: str = "", *, max_params_m: float | None = None, max_size
 
 
 def _html_frame(frame: pd.DataFrame, max_rows: int = 50) -> str:
-    """A DataFrame as an escaped HTML table (registry text is never trusted as HTML)."""
+    """A DataFrame as an escaped HTML table (registry text is never trusted as HTML), numbers humanised
+    (4.3M params, 17 MB, 71.8%). Its class is the widget's own: no other stylesheet styles it."""
     if frame is None or not len(frame):
         return "<i>no rows</i>"
-    shown = frame.head(max_rows).copy()
-    for col in ("top1", "top5", "best_val_accuracy"):
-        if col in shown:
-            shown[col] = shown[col].map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v))
-                                        else f"{v * 100:.1f}%")
+    shown = humanised(frame.head(max_rows))
     more = f"<small>{len(frame) - max_rows} more rows</small>" if len(frame) > max_rows else ""
-    return shown.to_html(index=False, escape=True, na_rep="–", border=0, classes="fmc-table") + more
+    return shown.to_html(index=False, escape=True, na_rep="–", border=0, classes="fmc-widget-table") + more
+
+
+def _row_label(row: Any) -> str:
+    """One result as a line of the clickable results list: name:vN, then the key facts."""
+    facts = [f"{fmt_count(row.params)} params" if not _missing(row.params) else None,
+             f"{fmt_mb(row.size_mb)} MB" if not _missing(row.size_mb) else None,
+             f"top-1 {fmt_percent(row.top1)}" if not _missing(row.top1) else None,
+             row.family if isinstance(row.family, str) else None]
+    private = " [private]" if getattr(row, "visibility", "") == "private" else ""
+    return f"{row.name}:v{row.version}{private} · " + " · ".join(f for f in facts if f)
 
 
 def _error_html(exc: Exception) -> str:
@@ -128,7 +140,8 @@ class ModelBrowser:
         self.limit = w.BoundedIntText(value=50, min=1, max=10000, description="max rows")
         self.status = w.HTML()
         self.table = w.HTML()
-        self.model = w.Dropdown(options=[], description="model", layout=w.Layout(width="50%"))
+        # the results as a list of rows: a click on a row shows its card
+        self.model = w.Select(options=[], description="results", rows=8, layout=w.Layout(width="95%"))
         self.card = w.HTML()
         self.comment_text = w.Textarea(placeholder="comment on this version", layout=w.Layout(width="50%"))
         self.comment_button = w.Button(description="comment")
@@ -160,8 +173,14 @@ class ModelBrowser:
         actions = w.VBox([w.HBox([self.x_var, self.y_var, self.refresh_button]),
                           w.HBox([self.rank_button, self.epochs, self.finetune_button]),
                           w.HBox([self.keep_button, self.discard_button])])
-        self.widget = w.VBox([self.query, self.hint, filters, self.status, self.table, self.model, self.card,
-                              w.HBox([self.comment_text, self.comment_button]), actions, self.plot, self.output])
+        self.table_box = w.Accordion(children=[self.table])
+        self.table_box.set_title(0, "all columns")
+        self.table_box.selected_index = None
+        # the actions on the chosen model come right after the list, before its (long) card
+        self.card_box = w.Box([self.card], layout=w.Layout(max_height="420px", overflow="auto"))
+        self.widget = w.VBox([self.query, self.hint, filters, self.status, self.model, actions, self.plot,
+                              self.output, self.table_box, self.card_box,
+                              w.HBox([self.comment_text, self.comment_button])])
         self.refresh_variables()
         self.refresh()
 
@@ -190,14 +209,16 @@ class ModelBrowser:
         try:
             self.results = self.registry.search(text, order_by="-top1", limit=self.limit.value)
         except FmcError as exc:
-            self.status.value = _error_html(exc)
+            # the last good results stay listed, marked as such
+            self.status.value = (_error_html(exc) + "<small>the list below shows the last valid query's "
+                                 "results</small>")
             return self.results
         self.status.value = (f"<code>{html.escape(text) or '(all models)'}</code>: "
-                             f"{len(self.results)} model(s)")
+                             f"{len(self.results)} model(s); click a row for its card")
         shown = [c for c in TABLE_COLUMNS if c in self.results]
         self.table.value = _html_frame(self.results[shown])
         previous = self.model.value
-        options = [(f"{r.name}:v{r.version} (id {r.id})", int(r.id)) for r in self.results.itertuples()]
+        options = [(_row_label(r), int(r.id)) for r in self.results.itertuples()]
         self.model.options = options
         ids = [value for _label, value in options]
         self.model.value = previous if previous in ids else (ids[0] if ids else None)
@@ -270,6 +291,10 @@ class ModelBrowser:
             raise _Failed()
         return outcome["value"]
 
+    def _busy(self, message: str) -> "_Busy":
+        """While an action runs: its buttons are off and the status line says what is happening."""
+        return _Busy(self, message)
+
     def rank_on_my_data(self):
         """Rank the models in the results table on the chosen x / y (:func:`fmc_jupyter.ranking.rank`)."""
         from IPython.display import display
@@ -281,8 +306,10 @@ class ModelBrowser:
                 raise FmcError("no models to rank: loosen the filters until the table lists some")
             from .ranking import rank
 
-            ranking = self._in_output(lambda: rank(x, y, models=[int(i) for i in self.results["id"]],
-                                                   registry=self.registry))
+            with self._busy(f"ranking {len(self.results)} model(s) on {html.escape(str(self.x_var.value))} / "
+                            f"{html.escape(str(self.y_var.value))}…"):
+                ranking = self._in_output(lambda: rank(x, y, models=[int(i) for i in self.results["id"]],
+                                                       registry=self.registry))
         except _Failed:
             self.status.value = _FAILED_HTML
             return None
@@ -297,8 +324,6 @@ class ModelBrowser:
 
     def finetune_selected(self):
         """Fine-tune the chosen model on x / y (:func:`fmc_jupyter.finetuning.finetune`), plotting each epoch."""
-        from IPython.display import display
-
         self.output.clear_output()
         try:
             x, y = self._xy()
@@ -308,9 +333,10 @@ class ModelBrowser:
 
             self.plot.value = ""
             callback = _live_plot(self.plot)
-            self.training_run = self._in_output(lambda: finetune(
-                self.selected.id, x, y, epochs=self.epochs.value, registry=self.registry, callbacks=[callback],
-                progress=False))
+            with self._busy(f"fine-tuning {html.escape(self.selected.ref)} for {self.epochs.value} epoch(s)…"):
+                self.training_run = self._in_output(lambda: finetune(
+                    self.selected.id, x, y, epochs=self.epochs.value, registry=self.registry, callbacks=[callback],
+                    progress=False))
         except _Failed:
             self.status.value = _FAILED_HTML
             return None
@@ -319,10 +345,9 @@ class ModelBrowser:
             return None
         acc = self.training_run.val_accuracy
         self.status.value = (f"training run {self.training_run.run_id} of {html.escape(self.selected.ref)}: "
-                             f"validation accuracy {acc * 100:.1f}%; keep it as a new version or discard it")
+                             f"validation accuracy {acc * 100:.1f}%; press 'keep as new version' or 'discard'")
         self.keep_button.disabled = self.discard_button.disabled = False
-        with self.output:
-            display(self.training_run)
+        # the curves are in the plot above, drawn once; the run's own card (with its notebook advice) is not repeated
         self.show_model()  # the card now lists the run
         return self.training_run
 
@@ -344,6 +369,26 @@ class ModelBrowser:
             self.status.value = f"training run {run.run_id} discarded (its record stays)"
         self.show_model()
         return result
+
+
+class _Busy:
+    """Context manager of :meth:`ModelBrowser._busy`: disables the action buttons, shows ``message``."""
+
+    def __init__(self, browser: ModelBrowser, message: str):
+        self.browser, self.message = browser, message
+        self.buttons = [browser.rank_button, browser.finetune_button, browser.refresh_button]
+        self.before: list[bool] = []
+
+    def __enter__(self) -> "_Busy":
+        self.before = [b.disabled for b in self.buttons]
+        self.browser.status.value = f"<i>{self.message}</i>"
+        for button in self.buttons:
+            button.disabled = True
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for button, was in zip(self.buttons, self.before):
+            button.disabled = was
 
 
 def _live_plot(target):

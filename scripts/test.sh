@@ -11,4 +11,11 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
   { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium; } \
     || { echo "chromium could not be installed: the browser tests will be skipped"; [ "${CI:-}" != "true" ] || exit 1; }
 fi
+# PostgreSQL for tests/test_postgres*.py: Debian's server package; the tests start (initdb + pg_ctl, as the
+# 'postgres' system user when run as root) and remove a throw-away cluster themselves (tests/_postgres.py).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo"
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql; } \
+    || { echo "postgresql could not be installed: the PostgreSQL tests will be skipped"; [ "${CI:-}" != "true" ] || exit 1; }
+fi
 python -m pytest "$@"

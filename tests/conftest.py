@@ -24,6 +24,9 @@ if SHARED_DATA is not None and "KERAS_HOME" not in os.environ:
 
     use_weights_dir(SHARED_DATA / "keras", _SESSION_TMP / "keras_home")
 
+from _postgres import postgres_server, postgres_url  # noqa: E402,F401  (fixtures: a real PostgreSQL server)
+from _s3 import s3_server  # noqa: E402,F401  (fixture: an S3-API server on 127.0.0.1, moto's emulator)
+
 NO_SHARED_DATA = "offline data folder ../shared/data (or $FMC_SHARED_DATA) is absent: real weights/images unavailable"
 
 

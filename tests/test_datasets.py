@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 
 import numpy as np
 import pytest
 
 from fmc_jupyter.arrays import check_labelled, stratified_indices
 from fmc_jupyter.errors import InputError, NotFoundError
+from fmc_jupyter.registry.sqlite_driver import dbapi
 
 
 def images(n=12, seed=0, shape=(8, 8, 3)):
@@ -29,7 +29,7 @@ def test_add_dataset_is_content_hashed_and_public(tmp_registry, bob_registry):
     assert loaded.class_names == ("cat", "dog")
     with pytest.raises(InputError, match="already named"):
         tmp_registry.add_dataset(images(seed=1), y, "pets")
-    with pytest.raises(sqlite3.IntegrityError, match="never deleted"):
+    with pytest.raises(dbapi.IntegrityError, match="never deleted"):
         with tmp_registry.transaction() as db:
             db.execute("DELETE FROM datasets")
     assert len(tmp_registry.datasets()) == 1

@@ -245,10 +245,13 @@ def test_plot_marks_every_layer(parent_file, tmp_path):
     model.save(path)
     d = diff(parent_file, path)
     assert d.layers.set_index("name_b").loc["c2", "relative_change"] == pytest.approx(0.5, rel=1e-5)
-    ax = d.plot()
+    fig = d.plot()  # a Figure of its own: shown once in a notebook, no "<Axes ...>" echo, no pyplot state
+    ax = fig.axes[0]
     assert len(ax.patches) == len(d.layers)
     assert max(p.get_height() for p in ax.patches) == pytest.approx(0.5, rel=1e-5)
-    plt.close(ax.figure)
+    _, given = plt.subplots()
+    assert d.plot(ax=given) is given and len(given.patches) == len(d.layers)
+    plt.close(given.figure)
 
 
 @pytest.mark.slow

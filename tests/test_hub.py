@@ -334,3 +334,115 @@ def test_where_the_hub_service_is(monkeypatch):
     monkeypatch.delenv("JUPYTERHUB_API_TOKEN", raising=False)
     with pytest.raises(PermissionDeniedError, match="no JupyterHub API token"):
         open_registry("http://127.0.0.1:1/services/fmc-registry/")
+
+
+# ---------------------------------------------------------------------- the side panel on the hub
+@pytest.fixture(scope="module")
+def panels(hub):
+    """alice's and bob's real single-user servers (spawned by the hub) -> {name: base URL of their panel API}."""
+    urls = {name: hub.start_server(name) + "fmc/api/" for name in ("alice", "bob")}
+    yield urls
+    for name in urls:
+        hub.stop_server(name)
+
+
+def _panel(hub, panels, who, path, token_of=None, **kwargs):
+    """``GET``/``POST`` ``who``'s panel API with ``token_of``'s hub token (default: ``who``'s own)."""
+    method = kwargs.pop("method", "GET")
+    return requests.request(method, panels[who] + path, timeout=60,
+                            headers={"Authorization": f"token {hub.tokens[token_of or who]}"}, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def bob_private(bob, private_model):
+    """A private model of bob's, uploaded through the service."""
+    data = shared_data_dir()
+    return bob.add_model(data / "models" / "tflite" / "mobilenet_v1_0.25_128_quant.tflite", name="bob-private-net",
+                         description="only bob may see this")
+
+
+@pytest.mark.slow
+def test_each_panel_is_a_window_on_the_team_registry(hub, panels, alice, bob):
+    for who, reg in (("alice", alice), ("bob", bob)):
+        version = _panel(hub, panels, who, "version").json()
+        assert version["user"] == who
+        assert version["registry"] == {"kind": "service", "location": f"{hub.url}/services/fmc-registry/"}
+        page = _panel(hub, panels, who, "models", params={"limit": 5, "order": "name"}).json()
+        team = reg.search("", order_by="name", limit=5)
+        assert page["total"] == reg.count("") and [m["id"] for m in page["models"]] == list(team["id"])
+
+
+@pytest.mark.slow
+def test_a_model_added_from_python_shows_in_its_owners_panel_only(hub, panels, monkeypatch, bob_private):
+    monkeypatch.setenv("FMC_REGISTRY_URL", hub.service_url())
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", hub.tokens["alice"])  # what a kernel of alice's has
+    monkeypatch.delenv("FMC_REGISTRY_TOKEN", raising=False)
+    with open_registry("hub") as reg:
+        added = reg.add_model(shared_data_dir() / "models" / "tflite" / "mobilenet_v1_0.25_128_quant.tflite",
+                              name="alice-kernel-net", description="from alice's kernel")
+    assert added.visibility == "private"
+    mine = _panel(hub, panels, "alice", "models", params={"q": "name=alice-kernel-net"}).json()
+    assert mine["total"] == 1 and mine["models"][0]["id"] == added.id
+    assert _panel(hub, panels, "alice", f"models/{added.id}").json()["description"] == "from alice's kernel"
+    # bob's panel: none of alice's private models, none of bob's own hidden from him
+    theirs = _panel(hub, panels, "bob", "models", params={"q": "name~alice", "limit": 1000}).json()
+    assert theirs["total"] == 0 and theirs["models"] == []
+    everything = {m["name"] for m in _panel(hub, panels, "bob", "models", params={"limit": 1000}).json()["models"]}
+    assert "bob-private-net" in everything and not {"alice-kernel-net", "alice-secret-net"} & everything
+    alice_sees = {m["name"] for m in _panel(hub, panels, "alice", "models", params={"limit": 1000}).json()["models"]}
+    assert "alice-kernel-net" in alice_sees and "bob-private-net" not in alice_sees
+
+
+@pytest.mark.slow
+def test_private_things_are_indistinguishable_from_absent_ones_in_the_panel(hub, panels, private_model,
+                                                                            bob_private):
+    record, run_id = private_model
+    absent_model, absent_run = 2**62, 2**62
+    pairs = [(f"models/{record.id}", f"models/{absent_model}"), ("models/alice-secret-net", "models/no-such-net-x"),
+             (f"models/{record.id}/versions", f"models/{absent_model}/versions"),
+             (f"models/{record.id}/runs", f"models/{absent_model}/runs"),
+             (f"models/{record.id}/comments", f"models/{absent_model}/comments"),
+             (f"runs/{run_id}", f"runs/{absent_run}")]
+    for hidden, absent in pairs:
+        a, b = _panel(hub, panels, "bob", hidden), _panel(hub, panels, "bob", absent)
+        assert a.status_code == b.status_code == 404, (hidden, a.text, b.text)
+        assert a.json()["error"] == b.json()["error"] == "NotFoundError"
+        assert "alice" not in a.json()["message"].replace("alice-secret-net", "")
+    for action in ("publish", "unpublish"):
+        r = _panel(hub, panels, "bob", f"models/{record.id}/{action}", method="POST", data=b"")
+        assert r.status_code == 404 and r.json()["error"] == "NotFoundError"
+    r = _panel(hub, panels, "bob", f"models/{record.id}/comments", method="POST", json={"text": "peek"})
+    assert r.status_code == 404
+    assert "peek" not in [c["text"] for c in _panel(hub, panels, "alice", f"models/{record.id}/comments").json()]
+    # bob's own private model is his alone, both ways
+    assert _panel(hub, panels, "bob", f"models/{bob_private.id}").json()["owner"] == "bob"
+    assert _panel(hub, panels, "alice", f"models/{bob_private.id}").status_code == 404
+
+
+@pytest.mark.slow
+def test_a_users_token_does_not_open_another_users_panel(hub, panels):
+    r = _panel(hub, panels, "bob", "models", token_of="alice", allow_redirects=False)
+    assert r.status_code in (302, 403, 404) and "models" not in r.text[:200]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path, status", [("nope", 404), ("models/1/bogus", 404), ("runs/abc", 400),
+                                          (f"runs/{2**64}", 400), (f"models/{2**63}", 400),
+                                          ("models?offset=" + "9" * 40, 400), ("diff", 400)])
+def test_bad_panel_paths_answer_json_4xx_on_the_hub(hub, panels, path, status):
+    r = _panel(hub, panels, "alice", path)
+    assert r.status_code == status and r.headers["Content-Type"].startswith("application/json")
+    assert r.json()["error"] in ("NotFoundError", "InputError") and r.json()["message"]
+
+
+@pytest.mark.slow
+def test_the_panel_stamp_moves_when_anyone_changes_the_team_registry(hub, panels, bob):
+    """Live refresh on the hub: the counter the panel polls moves with another user's write through the API."""
+    before = _panel(hub, panels, "alice", "version").json()["stamp"]
+    assert _panel(hub, panels, "alice", "version").json()["stamp"] == before  # reads change nothing
+    catalog = bob.model(int(bob.search("", limit=1)["id"][0]))
+    bob.add_comment(catalog.id, "seen from alice's panel")
+    after = _panel(hub, panels, "alice", "version").json()["stamp"]
+    assert int(after) > int(before)
+    comments = _panel(hub, panels, "alice", f"models/{catalog.id}/comments").json()
+    assert ("bob", "seen from alice's panel") in [(c["author"], c["text"]) for c in comments]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fmc_jupyter.zoo.features import tflite_input
+from fmc_jupyter.zoo.sources.tflite import tflite_input
 
 
 def detail(dtype, scale, zero):

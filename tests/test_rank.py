@@ -116,13 +116,13 @@ def test_cached_rerank_skips_extraction(env, monkeypatch):
     x, y = cifar_slice(per_class=5, classes=(3, 4))
     first = fmc.rank(x, y, models=refs[:3], registry=reg, per_class=5, bootstrap=0, progress=False)
     assert not first["cached"].any()
-    import fmc_jupyter.zoo.features as features
+    from fmc_jupyter.zoo.sources import SOURCES
 
     def no_extraction(*args, **kwargs):
         raise AssertionError("features should have come from the cache")
 
-    for fn in ("_keras_application", "_keras_file", "_tflite_file"):
-        monkeypatch.setattr(features, fn, no_extraction)
+    for source in SOURCES.values():  # every source's extractor
+        monkeypatch.setattr(source, "features", no_extraction)
     again = fmc.rank(x, y, models=refs[:3], registry=reg, per_class=5, bootstrap=0, progress=False,
                      methods=["logme", "hscore"])     # another method: same cached features
     assert again["cached"].all() and again["error"].isna().all()
@@ -305,7 +305,7 @@ def test_new_images_are_registered_and_reported(env):
     assert r.dataset.name.startswith("arrays-") and r.dataset.num_examples == 8
 
 
-def test_budgeted_ranking_halves_the_field_and_says_how_far_each_model_got(env, tmp_path):
+def test_budgeted_ranking_halves_the_field_and_says_how_far_each_model_got(env, tmp_path, monkeypatch):
     from fmc_jupyter.ranking_budget import parse_budget
 
     reg, refs, _ = env
@@ -324,13 +324,11 @@ def test_budgeted_ranking_halves_the_field_and_says_how_far_each_model_got(env, 
     assert (stages[refs] == "5/class").sum() == 2
     assert list(r.table["stage"][:2]) == ["10/class", "10/class"]     # the deepest rung first
     assert r.table["rank"].notna().sum() == 4
-    import fmc_jupyter.zoo.features as features
+    from fmc_jupyter.zoo.sources import SOURCES
 
     calls = []
-    real = features._keras_file
-    features._keras_file = lambda *a, **k: calls.append(a[0].ref) or real(*a, **k)
-    try:
-        fmc.rank(x, y, models=[gone.ref, refs[1]], registry=reg, per_class=10, budget=60, progress=False)
-    finally:
-        features._keras_file = real
+    source = SOURCES["keras_file"]
+    real = source.features
+    monkeypatch.setattr(source, "features", lambda record, *a, **k: calls.append(record.ref) or real(record, *a, **k))
+    fmc.rank(x, y, models=[gone.ref, refs[1]], registry=reg, per_class=10, budget=60, progress=False)
     assert gone.ref not in calls                          # remembered as unavailable: not tried again

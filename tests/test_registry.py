@@ -20,13 +20,15 @@ from _keras_models import tiny_keras_model
 ALL_MIGRATIONS = [number for number, _ in MIGRATIONS]
 
 PACKAGE_CSV = Path(fmc.__file__).parent / "catalog" / "keras_applications.csv"
+HUB_CSV = Path(fmc.__file__).parent / "catalog" / "kerashub_presets.csv"
+CATALOG_SIZE = 64 + 128  # Keras Applications + KerasHub presets
 
 
 def test_first_open_creates_schema_and_seeds_catalog(tmp_registry):
     assert tmp_registry.schema_version() == ALL_MIGRATIONS
-    assert tmp_registry.count() == 64
+    assert tmp_registry.count() == CATALOG_SIZE
     rows = list(csv.DictReader(PACKAGE_CSV.open()))
-    assert len(rows) == 64
+    assert len(rows) == 64 and len(list(csv.DictReader(HUB_CSV.open()))) == 128
     for name in ("MobileNetV3Small", "MobileNetV3LargeMinimalistic", "MobileNet_0.25_128", "MobileNetV2_1.4_224"):
         assert tmp_registry.model(name).source_kind == "keras_application"
 
@@ -46,7 +48,7 @@ def test_reopening_applies_no_migration_twice(registry_path):
     with Registry(registry_path, user="alice") as reg:
         first = reg.count()
     with Registry(registry_path, user="alice") as reg:
-        assert reg.count() == first == 64
+        assert reg.count() == first == CATALOG_SIZE
         assert reg.schema_version() == ALL_MIGRATIONS
 
 
@@ -133,12 +135,20 @@ def test_versions_link_to_their_parent(tmp_registry, bob_registry, tmp_path):
     assert tmp_registry.model("line").id == v2.id
     assert tmp_registry.model("line:v1").id == v1.id
     assert list(tmp_registry.versions("line")["version"]) == [1, 2]
-    with pytest.raises(PermissionDeniedError, match="taken"):
-        bob_registry.add_model(tmp_path / "a.keras", "line")
-    # anyone may add own versions to a catalog line
+    # alice's private name is no oracle: bob's "line" is his own line bob/line, numbered on its own
+    bob_line = bob_registry.add_model(tmp_path / "a.keras", "line")
+    assert (bob_line.line, bob_line.version, bob_line.parent_id) == ("bob/line", 1, None)
+    assert bob_registry.model("line").id == bob_line.id and tmp_registry.model("line").id == v2.id
+    assert list(bob_registry.versions("line")["version"]) == [1]
+    # a version derived from a catalog model joins the user's own line of that name, continuing its number
     v = bob_registry.add_model(tmp_path / "a.keras", parent="MobileNetV2")
-    assert v.name == "MobileNetV2" and v.version == 2 and v.owner == "bob"
+    assert (v.name, v.version, v.owner, v.line, v.full_ref) == ("MobileNetV2", 2, "bob", "bob/MobileNetV2",
+                                                                "bob/MobileNetV2:v2")
+    assert bob_registry.model("MobileNetV2").id == v.id  # own line first
+    assert bob_registry.model("MobileNetV2:v1").owner == "catalog"  # then the catalog's
     assert tmp_registry.model("MobileNetV2").version == 1  # alice does not see bob's private version
+    w = tmp_registry.add_model(tmp_path / "a.keras", parent="MobileNetV2")
+    assert (w.line, w.version) == ("alice/MobileNetV2", 2)  # no gap: bob's hidden v2 counts for nothing
 
 
 def test_delete_model_deletes_its_runs_not_datasets(tmp_registry, tmp_path):
@@ -179,7 +189,7 @@ def test_bad_model_inputs(tmp_registry, tmp_path):
     with pytest.raises(ModelLoadError, match="unsupported"):
         tmp_registry.add_model(tmp_path / "notes.txt")
     (tmp_path / "broken.keras").write_bytes(b"not a zip")
-    with pytest.raises(ModelLoadError, match="cannot load"):
+    with pytest.raises(ModelLoadError, match="not a Keras archive"):
         tmp_registry.add_model(tmp_path / "broken.keras")
     with pytest.raises(NotFoundError, match="Did you mean 'MobileNetV2'"):
         tmp_registry.model("MobileNetV22")

@@ -227,3 +227,98 @@ class TestSingleUserServer:
         with pytest.raises(tornado.httpclient.HTTPClientError) as info:
             await jp_fetch("fmc", "api", "models", headers={"Authorization": "token wrong"})
         assert info.value.code == 403
+
+
+# ---------------------------------------------------------------------- one HTTP vocabulary, JSON for every path
+@pytest.mark.parametrize("path", ["nope", "models/1/bogus", "runs", "runs/1/extra", "datasets/tiny", "", "fields/x/y"])
+async def test_unknown_paths_answer_a_json_404(api, path):
+    code, body = await error_of(api, *path.split("/")) if path else await error_of(api)
+    assert code == 404 and body["error"] == "NotFoundError"
+    assert "no route" in body["message"] and "docs/rest-api.md" in body["message"]
+
+
+async def test_unknown_paths_need_credentials_too(jp_fetch):
+    with pytest.raises(tornado.httpclient.HTTPClientError) as info:
+        await jp_fetch("fmc", "api", "nope", headers={"Authorization": "token wrong"})
+    assert info.value.code == 403 and json.loads(info.value.response.body)["error"] == "PermissionDeniedError"
+
+
+async def test_a_known_path_with_the_wrong_method_is_a_json_405(api):
+    code, body = await error_of(api, "models", method="DELETE")
+    assert code == 405 and body["message"]
+    code, body = await error_of(api, "nope", method="POST", body="{}")
+    assert code == 404 and body["error"] == "NotFoundError"
+
+
+@pytest.mark.parametrize("parts, params, field", [
+    (("runs", "abc"), {}, "run id"),
+    (("runs", "9" * 30), {}, "run id"),
+    (("runs", str(2**63)), {}, "run id"),
+    (("models", str(2**63)), {}, "model id"),
+    (("models", "9" * 400, "versions"), {}, "model id"),
+    (("models", str(2**64), "comments"), {}, "model id"),
+    (("datasets", str(2**70), "rankings"), {}, "dataset"),
+    (("models",), {"limit": str(2**63)}, "limit"),
+    (("models",), {"offset": str(2**63)}, "offset"),
+    (("models",), {"offset": "9" * 5000}, "offset"),
+    (("models",), {"offset": "-5"}, "offset"),
+    (("models",), {"limit": "1e3"}, "limit"),
+    (("diff",), {"a": str(2**64), "b": "1"}, "model id"),
+    (("diff",), {"a": "1"}, "diff?a="),
+])
+async def test_malformed_or_huge_numbers_are_a_400_with_a_message(api, parts, params, field):
+    code, body = await error_of(api, *parts, params=params)
+    assert code == 400 and body["error"] == "InputError" and field in body["message"], body
+
+
+async def test_the_largest_sqlite_id_is_simply_not_found(api):
+    code, body = await error_of(api, "runs", str(2**63 - 1))
+    assert code == 404 and body["error"] == "NotFoundError"
+    code, body = await error_of(api, "models", str(2**63 - 1))
+    assert code == 404 and body["error"] == "NotFoundError"
+
+
+async def test_a_model_file_that_cannot_be_loaded_is_a_422_as_in_the_service(api, seeded):
+    from fmc_jupyter.httpapi import ERROR_STATUS
+    from fmc_jupyter.service import wire
+
+    with Registry(seeded[0], user="alice") as alice:
+        (alice.artifacts_root / "models").mkdir(parents=True, exist_ok=True)
+        (alice.artifacts_root / "models" / "broken.keras").write_bytes(b"not a zip file at all")
+        alice.insert_models([{"name": "broken", "version": 1, "source_kind": "keras_file",
+                              "artifact": "models/broken.keras", "visibility": "private"}])
+    code, body = await error_of(api, "diff", params={"a": "broken", "b": "alice-net"})
+    assert code == 422 == ERROR_STATUS["ModelLoadError"] and body["error"] == "ModelLoadError" and body["message"]
+    assert wire.error_payload(__import__("fmc_jupyter").ModelLoadError("x"))[0] == code  # the service's status
+
+
+async def test_registry_calls_never_block_the_server(api, seeded):
+    """While the registry file is locked by another process, a search waits in a worker thread; the server
+    keeps answering other requests meanwhile, and the search completes once the lock is gone."""
+    import asyncio
+    import threading
+
+    from fmc_jupyter.registry.sqlite_driver import dbapi  # the registry's SQLite: in-process locks must see it
+
+    holder = dbapi.connect(str(seeded[0]), isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("UPDATE models SET description = description WHERE id = 1")
+    released = threading.Lock()
+
+    def release() -> None:
+        if released.acquire(blocking=False):
+            holder.execute("ROLLBACK")
+            holder.close()
+
+    safety = threading.Timer(60, release)  # a server that blocks on the lock would otherwise wait forever
+    safety.start()
+    try:
+        search = asyncio.ensure_future(api("models", params={"q": "domain=medical"}))
+        fields = await api("fields")  # no registry call: answered while the search waits
+        await asyncio.sleep(0.2)
+        assert fields["fields"] and not search.done()
+    finally:
+        release()
+        safety.cancel()
+    assert {m["name"] for m in (await search)["models"]} == {"alice-net"}

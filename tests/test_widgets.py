@@ -62,7 +62,28 @@ def test_query_box_combines_with_filters_and_reports_errors(browser):
     assert set(good["family"]) == {"vgg", "resnet"}
     browser.query.value = "family=vgg and top9>1"
     assert "unknown field &#x27;top9&#x27;" in browser.status.value
-    pd.testing.assert_frame_equal(browser.results, good)  # the last good results stay on screen
+    pd.testing.assert_frame_equal(browser.results, good)  # the last good results stay on screen, marked so
+    assert "last valid query" in browser.status.value
+
+
+def test_results_are_clickable_rows_with_humanised_numbers(browser, tmp_registry):
+    browser.query.value = "name=MobileNetV2"
+    record = tmp_registry.model("MobileNetV2")
+    (label, value), = browser.model.options
+    assert value == record.id and label.startswith("MobileNetV2:v1 · 3.5M params · ") and "top-1 71.3%" in label
+    assert "3504872" not in browser.table.value and "3.5M" in browser.table.value
+    assert "fmc-widget-table" in browser.table.value and "fmc-table" not in browser.table.value.replace("fmc-widget-table", "")
+    browser.query.value = "family=vgg"
+    browser.model.value = browser.model.options[1][1]  # a click on the second row shows its card
+    assert browser.selected.id == browser.model.options[1][1]
+
+
+def test_an_action_in_progress_disables_the_buttons_and_says_so(browser):
+    browser.finetune_button.disabled = False
+    with browser._busy("ranking 3 model(s) on x / y…"):
+        assert browser.rank_button.disabled and browser.finetune_button.disabled and browser.refresh_button.disabled
+        assert "ranking 3 model(s)" in browser.status.value
+    assert not browser.rank_button.disabled and not browser.finetune_button.disabled
 
 
 def test_model_card_shows_metadata_versions_and_runs(browser, tmp_registry):
@@ -170,7 +191,11 @@ def test_rank_button_ranks_the_listed_models_on_the_chosen_variables(tmp_registr
     namespace = {"images": x, "labels": y, "other": np.zeros(3)}
     browser = ui(tmp_registry, query="name=MobileNet_0.25_224 or name=mnv1-quant", namespace=namespace)
     assert (browser.x_var.value, browser.y_var.value) == ("images", "labels")
+    seen = []
+    browser.rank_button.observe(lambda change: seen.append((change["new"], browser.status.value)), names="disabled")
     browser.rank_button.click()
+    assert seen[0][0] is True and "ranking 2 model(s) on images / labels" in seen[0][1]  # feedback while it runs
+    assert seen[-1][0] is False
     ranking = browser.ranking
     assert ranking is not None and "ranked 2 model(s) on images / labels" in browser.status.value
     assert set(ranking["model_id"]) == {tflite.id, tmp_registry.model("MobileNet_0.25_224").id}

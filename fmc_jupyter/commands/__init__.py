@@ -8,18 +8,24 @@ machinery; these modules know nothing about IPython beyond the :class:`Context` 
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import keyword
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError, NotFoundError
 
-__all__ = ["Command", "Context", "all_commands", "unquote", "query_text", "auto_or", "MODULES"]
+__all__ = ["Command", "Context", "all_commands", "unquote", "query_text", "auto_or", "whole_number", "real_number",
+           "MODULES", "MAX_ID"]
+
+#: ids, limits and offsets are SQLite integers: at most 2**63 - 1
+MAX_ID = 2 ** 63 - 1
 
 # subcommand modules, in the order the help lists them
-MODULES = ["search", "show", "comment", "rank", "finetune", "runs", "evaluate", "diff", "datasets", "publish", "registry", "auto", "ui"]
+MODULES = ["search", "show", "comment", "rank", "finetune", "runs", "evaluate", "leaderboard", "diff", "datasets", "publish", "registry", "auto", "ui"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,49 @@ def auto_or(cast: Callable[[str], Any], word: str = "auto") -> Callable[[str], A
         return word if text.lower() == word else cast(text)
 
     read.__name__ = f"{word} or {getattr(cast, '__name__', 'value')}"
+    return read
+
+
+def whole_number(minimum: int | None = None, maximum: int | None = None, what: str = "whole number"
+                 ) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number in ``[minimum, maximum]`` (else one clear usage line).
+
+    Most subcommands leave the range to the library function they call (one place for every skin)."""
+    top = "2**63 - 1" if maximum == MAX_ID else maximum
+    bounds = f" from {minimum} to {top}" if minimum is not None and maximum is not None else (
+        f" >= {minimum}" if minimum is not None else f" <= {top}" if maximum is not None else "")
+
+    def read(text: str) -> int:
+        text = unquote(text).strip()
+        try:
+            value = int(text.replace("_", ""))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text[:40]}' is not a {what}; give one{bounds}") from None
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"{text[:40]} is out of range; give a {what}{bounds}")
+        return value
+
+    read.__name__ = what
+    return read
+
+
+def real_number(minimum: float | None = None, maximum: float | None = None) -> Callable[[str], float]:
+    """An argparse ``type``: a finite decimal number in ``[minimum, maximum]``."""
+    bounds = f" from {minimum} to {maximum}" if minimum is not None and maximum is not None else (
+        f" >= {minimum}" if minimum is not None else f" <= {maximum}" if maximum is not None else "")
+
+    def read(text: str) -> float:
+        text = unquote(text).strip()
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text[:40]}' is not a number; give one{bounds}") from None
+        if not math.isfinite(value) or (minimum is not None and value < minimum) or \
+                (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"{text[:40]} is out of range; give a finite number{bounds}")
+        return value
+
+    read.__name__ = "number"
     return read
 
 
@@ -139,9 +188,21 @@ class Context:
         if isinstance(value, DatasetRecord):
             return value.name, None
         if isinstance(value, str):
+            if key not in self.namespace and not self._dataset_exists(value):
+                raise InputError(f"'{key}' is neither a notebook variable nor a registry dataset; pass images and "
+                                 "labels as two variables (x y), or add a dataset with %findcnn dataset add")
             return value, None
         raise InputError(f"'{key}' holds a {type(value).__name__}; pass images and labels as two variables (x y), "
                          "or name a registry dataset")
+
+    def _dataset_exists(self, name: str) -> bool:
+        if name.startswith("tfds:"):
+            return True  # read by the library from TFDS
+        try:
+            self.registry.dataset(name)
+        except NotFoundError:
+            return False
+        return True
 
     def model_ref(self, name: str) -> Any:
         """A model reference: a notebook variable holding a model record or a ranking, else the text itself."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from . import Command, Context, auto_or, unquote
+from . import Command, Context, auto_or, real_number, unquote, whole_number
 
 __all__ = ["COMMANDS"]
 
@@ -16,17 +16,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                     "model record or a Ranking: its best model)")
     parser.add_argument("x", help="notebook variable with images (N, H, W[, C]), or a registry dataset name")
     parser.add_argument("y", nargs="?", default=None, help="notebook variable with labels (N,)")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs (default: 10 head-only, 5 unfrozen)")
-    parser.add_argument("--lr", type=auto_or(float), default=None,
+    parser.add_argument("--epochs", type=whole_number(), default=None,
+                        help="epochs (default: 10 head-only, 5 unfrozen)")
+    parser.add_argument("--lr", type=auto_or(real_number()), default=None,
                         help="learning rate, or 'auto' for a learning-rate range test")
-    parser.add_argument("--batch-size", type=auto_or(int), default=None,
+    parser.add_argument("--batch-size", type=auto_or(whole_number()), default=None,
                         help="batch size, or 'auto' (start large, halve on out-of-memory)")
-    parser.add_argument("--unfreeze", type=auto_or(int, word="all"), default=None,
+    parser.add_argument("--unfreeze", type=auto_or(whole_number(), word="all"), default=None,
                         help="0 = train the head only (default), k = also the top k backbone layers, 'all'")
     parser.add_argument("--augment", action="store_true", help="random flips, rotations, zooms and shifts")
-    parser.add_argument("--validation-split", type=float, default=0.2, help="stratified validation share (0.2)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.add_argument("--checkpoints", type=int, nargs="+", default=(), metavar="EPOCH",
+    parser.add_argument("--validation-split", type=real_number(), default=0.2, help="stratified validation share (0.2)")
+    parser.add_argument("--seed", type=whole_number(), default=0, help="random seed")
+    parser.add_argument("--checkpoints", type=whole_number(), nargs="+", default=(), metavar="EPOCH",
                         help="also store the model after these epochs (counted from 1) as versions of their own")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from . import Command, Context, auto_or, query_text
+from . import Command, Context, auto_or, query_text, whole_number
 
 __all__ = ["COMMANDS"]
 
@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", nargs="+", default=None,
                         help="query choosing the candidate models, e.g. 'params<10M and domain=natural' "
                              "(the library's default when left out; in %%%%findcnn rank ... --models, the cell body)")
-    parser.add_argument("--per-class", type=auto_or(int, word="all"), default=20,
+    parser.add_argument("--per-class", type=auto_or(whole_number(), word="all"), default=20,
                         help="images per class in the ranked slice (default 20; 'all' for every image)")
     parser.add_argument("--budget", default=None,
                         help="time budget such as 10min or 90s: successive halving over slice sizes, more images "

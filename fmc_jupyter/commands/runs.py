@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from . import Command, Context, unquote
+from . import Command, Context, MAX_ID, unquote, whole_number
 
 __all__ = ["COMMANDS"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="?", type=unquote, default=None, help="only runs of this model's line")
-    parser.add_argument("--id", type=int, default=None, help="show one run, with its epochs")
+    parser.add_argument("--id", type=whole_number(0, MAX_ID), default=None, help="show one run, with its epochs")
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Any:

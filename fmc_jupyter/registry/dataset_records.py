@@ -107,24 +107,24 @@ class DatasetRecordsMixin:
         for name, acc in self.db.execute(
                 "SELECT m.name, max(e.accuracy) FROM evaluations e JOIN models m ON m.id = e.model_id "
                 f"WHERE e.dataset_id = ? AND e.accuracy IS NOT NULL AND {self._visible('m')[0]} GROUP BY m.name",
-                [record.id, self.user]):
+                [record.id] + self._visible("m")[1]):
             best[name] = max(best.get(name, -1.0), float(acc))
-        visible, args = self._visible_runs()
+        visible, args = self.access.run_visible('r')
         for name, acc in self.db.execute(
                 "SELECT m.name, max(e.val_accuracy) FROM runs r JOIN models m ON m.id = r.model_id "
                 "JOIN epochs e ON e.run_id = r.id WHERE r.dataset_id = ? AND r.status = 'finished' AND "
                 f"e.val_accuracy IS NOT NULL AND {visible} AND {self._visible('m')[0]} GROUP BY m.name",
-                [record.id] + args + [self.user]):
+                [record.id] + args + self._visible("m")[1]):
             best[name] = max(best.get(name, -1.0), float(acc))
         return best
 
     def datasets_with_records(self: "Registry", runs_only: bool = False) -> list[int]:
         """Ids of datasets with at least one visible evaluation or finished training run (only runs:
         ``runs_only``)."""
-        visible, args = self._visible_runs()
+        visible, args = self.access.run_visible('r')
         ids = set() if runs_only else {r[0] for r in self.db.execute(
             f"SELECT DISTINCT e.dataset_id FROM evaluations e JOIN models m ON m.id = e.model_id WHERE "
-            f"e.dataset_id IS NOT NULL AND {self._visible('m')[0]}", [self.user])}
+            f"e.dataset_id IS NOT NULL AND {self._visible('m')[0]}", self._visible("m")[1])}
         ids |= {r[0] for r in self.db.execute(
             f"SELECT DISTINCT r.dataset_id FROM runs r WHERE r.dataset_id IS NOT NULL AND r.status = 'finished' "
             f"AND {visible}", args)}
@@ -134,7 +134,7 @@ class DatasetRecordsMixin:
         """Finished training runs on ``dataset`` you can see, best validation accuracy first: ``run_id, model,
         learning_rate, epochs, unfreeze, val_accuracy``."""
         record = self.dataset(dataset)
-        visible, args = self._visible_runs()
+        visible, args = self.access.run_visible('r')
         cur = self.db.execute(
             "SELECT r.id AS run_id, m.name AS model, r.learning_rate, r.epochs, r.config, "
             "(SELECT max(val_accuracy) FROM epochs e WHERE e.run_id = r.id) AS val_accuracy FROM runs r "

@@ -6,9 +6,10 @@ A *model line* is every row of ``models`` sharing one ``name``; each row is a ve
 rest of the registry it is the only place that speaks SQL for these tables, and every read filters by
 what the current user may see.
 
-- Aliases (``production``, ``candidate``...) are names a team moves between versions of one line;
-  ``reg.model("line@alias")`` resolves them. An alias can point only at a version you own, and only
-  the user who set it (or the owner of the version it points at) may move or remove it.
+- Aliases (``production``, ``candidate``...) are names the owner of a line moves between its versions;
+  ``reg.model("line@alias")`` resolves them. A line is ``(owner, name)`` (see :mod:`.access`), so an alias
+  belongs to one owner's line: only that owner sets, moves or removes it, and others see it only while it
+  points at a version they can see.
 - Comments (who, when, text) on a version are visible to whoever can see that version.
 - Checkpoints: a file saved at a chosen epoch of a training run, registered as a version of its
   own with a parent link and the ``(run, epoch)`` it came from (table ``checkpoints``, migration 7).
@@ -24,6 +25,7 @@ import pandas as pd
 
 from ..errors import InputError, NotFoundError, PermissionDeniedError
 from ..records import ModelRecord
+from . import fields
 
 if TYPE_CHECKING:  # pragma: no cover
     from .registry import Registry
@@ -44,89 +46,77 @@ class LineageMixin:
 
     # ------------------------------------------------------------------ versions
     def versions(self: "Registry", ref: Any) -> pd.DataFrame:
-        """Every visible version of ``ref``'s model line, oldest first.
+        """Every visible version of ``ref``'s model line (``owner/name``), oldest first.
 
         Columns: ``id, name, version, parent_id, parent_version, run_id, run_status, dataset, epoch`` (set for
         checkpoints), ``owner`` (who), ``created_at`` (when), ``visibility``, ``top1``, ``params``,
         ``val_accuracy`` (the checkpoint's epoch, else the best epoch of the producing run), ``metrics`` (the
         run's final metrics, JSON text), ``aliases`` (comma-separated), ``comments`` (count), ``sha256``.
+        Parents and runs you may not see read as null.
         """
-        name = self.model(ref).name
+        record = self.model(ref)
         visible, vparams = self._visible("m")
+        pvisible, pparams = self._visible("p")
+        rvisible, rparams = self.access.run_visible("r")
         cur = self.db.execute(
-            "SELECT m.id, m.name, m.version, m.parent_id, p.version AS parent_version, m.run_id, "
+            "SELECT m.id, m.name, m.version, p.id AS parent_id, p.version AS parent_version, r.id AS run_id, "
             "r.status AS run_status, d.name AS dataset, c.epoch, m.owner, m.created_at, m.visibility, m.top1, "
-            "m.params, CASE WHEN c.epoch IS NOT NULL THEN "
+            "m.params, CASE WHEN r.id IS NULL THEN NULL WHEN c.epoch IS NOT NULL THEN "
             "  (SELECT e.val_accuracy FROM epochs e WHERE e.run_id = c.run_id AND e.epoch = c.epoch) "
             "  ELSE (SELECT max(e.val_accuracy) FROM epochs e WHERE e.run_id = m.run_id) END AS val_accuracy, "
             "r.metrics, (SELECT group_concat(a.alias, ',') FROM (SELECT alias FROM aliases "
             "  WHERE model_id = m.id ORDER BY alias) a) AS aliases, "
             "(SELECT count(*) FROM comments k WHERE k.model_id = m.id) AS comments, m.sha256 "
-            "FROM models m LEFT JOIN models p ON p.id = m.parent_id "
+            f"FROM models m LEFT JOIN models p ON p.id = m.parent_id AND {pvisible} "
             "LEFT JOIN checkpoints c ON c.model_id = m.id "
-            "LEFT JOIN runs r ON r.id = coalesce(m.run_id, c.run_id) "
+            f"LEFT JOIN runs r ON r.id = coalesce(m.run_id, c.run_id) AND {rvisible} "
             "LEFT JOIN datasets d ON d.id = r.dataset_id "
-            f"WHERE m.name = ? AND {visible} ORDER BY m.version", [name] + vparams)
-        return _frame(cur)
-
-    def ancestors(self: "Registry", ref: Any) -> list[ModelRecord]:
-        """The parent chain of ``ref``, nearest first (stops at a version you cannot see or a cycle)."""
-        record = self.model(ref)
-        chain: list[ModelRecord] = []
-        seen = {record.id}
-        while record.parent_id is not None and record.parent_id not in seen:
-            try:
-                record = self.model(int(record.parent_id))
-            except NotFoundError:
-                break
-            seen.add(record.id)
-            chain.append(record)
-        return chain
+            f"WHERE m.name = ? AND m.owner = ? AND {visible} ORDER BY m.version",
+            pparams + rparams + [record.name, record.owner] + vparams)
+        frame = _frame(cur)
+        frame.loc[frame["run_id"].isna(), "epoch"] = None
+        return frame
 
     # ------------------------------------------------------------------ aliases
     def set_alias(self: "Registry", model: Any, alias: str) -> ModelRecord:
-        """Point ``alias`` of ``model``'s line at that version (creating or moving it); returns the version.
-
-        ``model`` must be a version you own. An alias someone else set can be moved only by them or by the
-        owner of the version it points at now.
-        """
+        """Point ``alias`` of your line at ``model`` (a version of yours), creating or moving it; returns it."""
         if not isinstance(alias, str) or not ALIAS_PATTERN.fullmatch(alias):
-            raise InputError(f"alias {alias!r}: use a letter or '_' first, then letters, digits, '_' or '-' "
+            raise InputError(f"alias {alias!r:.80}: use a letter or '_' first, then letters, digits, '_' or '-' "
                              "(at most 64), e.g. 'production' or 'candidate'")
         record = self._owned(model, f"set alias '{alias}' on")
         with self.transaction() as db:
-            row = db.execute("SELECT a.set_by, m.owner FROM aliases a LEFT JOIN models m ON m.id = a.model_id "
-                             "WHERE a.name = ? AND a.alias = ?", [record.name, alias]).fetchone()
-            if row and self.user.lower() not in (str(row[0]).lower(), str(row[1]).lower()):
-                raise PermissionDeniedError(
-                    f"{record.name}@{alias} was set by {row[0]} on a version you do not own; ask them to move it, "
-                    "or use another alias name")
-            db.execute("INSERT INTO aliases (name, alias, model_id, set_by) VALUES (?, ?, ?, ?) "
-                       "ON CONFLICT (name, alias) DO UPDATE SET model_id = excluded.model_id, "
+            db.execute("INSERT INTO aliases (owner, name, alias, model_id, set_by) VALUES (?, ?, ?, ?, ?) "
+                       "ON CONFLICT (owner, name, alias) DO UPDATE SET model_id = excluded.model_id, "
                        "set_by = excluded.set_by, set_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-                       [record.name, alias, record.id, self.user])
+                       [record.owner, record.name, alias, record.id, self.user])
         return record
 
     def remove_alias(self: "Registry", line: Any, alias: str) -> None:
-        """Remove ``alias`` from a model line (same permission as moving it)."""
-        name = self._line_name(line)
+        """Remove ``alias`` from one of your lines."""
+        if not isinstance(alias, str) or not ALIAS_PATTERN.fullmatch(alias):
+            raise InputError(f"alias {alias!r:.80}: use a letter or '_' first, then letters, digits, '_' or '-'")
+        record = self.model(line)
+        visible, vparams = self._visible("m")
+        row = self.db.execute(f"SELECT a.owner FROM aliases a JOIN models m ON m.id = a.model_id WHERE a.owner = ? "
+                              f"AND a.name = ? AND a.alias = ? AND {visible}",
+                              [record.owner, record.name, alias] + vparams).fetchone()
+        if row is None:  # the same answer whether it does not exist or points at a version you cannot see
+            raise NotFoundError(f"{record.line} has no alias '{alias}' that you can see; list them with "
+                                f"reg.aliases({record.line!r})")
+        if str(row[0]).lower() != self.user.lower():
+            raise PermissionDeniedError(f"{record.line}@{alias} belongs to {row[0]}'s line; only they may remove it")
         with self.transaction() as db:
-            row = db.execute("SELECT a.set_by, m.owner FROM aliases a LEFT JOIN models m ON m.id = a.model_id "
-                             "WHERE a.name = ? AND a.alias = ?", [name, alias]).fetchone()
-            if row is None:
-                raise NotFoundError(f"{name} has no alias '{alias}'; list them with reg.aliases({name!r})")
-            if self.user.lower() not in (str(row[0]).lower(), str(row[1]).lower()):
-                raise PermissionDeniedError(f"{name}@{alias} was set by {row[0]}; only they or the version's "
-                                            "owner may remove it")
-            db.execute("DELETE FROM aliases WHERE name = ? AND alias = ?", [name, alias])
+            db.execute("DELETE FROM aliases WHERE owner = ? AND name = ? AND alias = ?",
+                       [record.owner, record.name, alias])
 
     def aliases(self: "Registry", line: Any) -> pd.DataFrame:
         """Aliases of a model line that point at versions you can see: ``alias, model_id, version, set_by, set_at``."""
-        name = self._line_name(line)
+        record = self.model(line)
         visible, vparams = self._visible("m")
         return _frame(self.db.execute(
             "SELECT a.alias, a.model_id, m.version, a.set_by, a.set_at FROM aliases a JOIN models m "
-            f"ON m.id = a.model_id WHERE a.name = ? AND {visible} ORDER BY a.alias", [name] + vparams))
+            f"ON m.id = a.model_id WHERE a.owner = ? AND a.name = ? AND {visible} ORDER BY a.alias",
+            [record.owner, record.name] + vparams))
 
     def _line_name(self: "Registry", line: Any) -> str:
         """The line name of ``line`` (a name, ``name:vN``, ``name@alias``, an id or a record) that you can see."""
@@ -151,11 +141,12 @@ class LineageMixin:
 
     def delete_comment(self: "Registry", comment_id: int) -> None:
         """Delete one of your own comments."""
-        row = self.db.execute("SELECT author FROM comments WHERE id = ?", [int(comment_id)]).fetchone()
+        comment_id = fields.integer(comment_id, "comment id")
+        row = self.db.execute("SELECT author FROM comments WHERE id = ?", [comment_id]).fetchone()
         if row is None or str(row[0]).lower() != self.user.lower():
             raise NotFoundError(f"no comment {comment_id} of yours")
         with self.transaction() as db:
-            db.execute("DELETE FROM comments WHERE id = ?", [int(comment_id)])
+            db.execute("DELETE FROM comments WHERE id = ?", [comment_id])
 
     # ------------------------------------------------------------------ checkpoints
     def add_checkpoint(self: "Registry", path: str | os.PathLike, run_id: int, epoch: int, *, parent: Any = None,
@@ -167,33 +158,28 @@ class LineageMixin:
         ``run_id`` set, and a ``checkpoints`` row ``(model_id, run_id, epoch)``. ``add_model_kwargs`` pass on to
         :meth:`add_model` (labels, top1, ...). Registering the same run and epoch twice is refused.
         """
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-            raise InputError(f"epoch must be a non-negative int, not {epoch!r}")
+        epoch = fields.integer(epoch, "epoch", minimum=0)
         run = self._own_run(run_id)
         if self.db.execute("SELECT 1 FROM checkpoints WHERE run_id = ? AND epoch = ?", [run["id"], epoch]).fetchone():
             raise InputError(f"epoch {epoch} of run {run_id} is already registered as a checkpoint; "
                              "see reg.versions(...)")
+        if "checkpoint_epoch" in add_model_kwargs or "run_id" in add_model_kwargs:
+            raise InputError("add_checkpoint takes the run and epoch as its own arguments")
         base = parent if parent is not None else int(run["model_id"])
         text = description if description is not None else f"checkpoint at epoch {epoch} of training run {run_id}"
         tags = add_model_kwargs.pop("tags", ())
-        tags = [t for t in (tags.split(",") if isinstance(tags, str) else list(tags)) if t] + ["checkpoint"]
-        record = self.add_model(path, parent=base, visibility=visibility, description=text, run_id=int(run["id"]),
-                                tags=tags, **add_model_kwargs)
-        try:
-            with self.transaction() as db:
-                db["checkpoints"].insert({"model_id": record.id, "run_id": int(run["id"]), "epoch": epoch})
-        except BaseException:
-            self.delete_model(record.id)
-            raise
-        return record
+        tags = fields.tags(tags).split(",") if tags else []
+        tags = [t for t in tags if t] + ["checkpoint"]
+        return self._add_model(path, parent=base, visibility=visibility, description=text, run_id=run["id"],
+                               tags=tags, checkpoint_epoch=epoch, **add_model_kwargs)
 
     def checkpoints(self: "Registry", run_id: int) -> pd.DataFrame:
         """Checkpoint versions of one run you can see: ``epoch, model_id, name, version`` and that epoch's metrics."""
-        self.run(run_id)  # visibility check
+        run_id = self.access.run_row(run_id)["id"]  # may you see the run?
         visible, vparams = self._visible("m")
         return _frame(self.db.execute(
             "SELECT c.epoch, c.model_id, m.name, m.version, e.loss, e.accuracy, e.val_loss, e.val_accuracy "
             "FROM checkpoints c JOIN models m ON m.id = c.model_id "
             "LEFT JOIN epochs e ON e.run_id = c.run_id AND e.epoch = c.epoch "
-            f"WHERE c.run_id = ? AND {visible} ORDER BY c.epoch", [int(run_id)] + vparams))
+            f"WHERE c.run_id = ? AND {visible} ORDER BY c.epoch", [run_id] + vparams))
 

@@ -1,4 +1,4 @@
-"""``RemoteRegistry``: the :class:`~fmc_jupyter.registry.Registry` API, served by the registry service.
+"""``RemoteRegistry``: the :class:`~fmc_jupyter.registry.interface.RegistryInterface`, served by the registry service.
 
 A team on a shared JupyterHub shares one registry through one service process (``fmc_jupyter.service``)
 that owns the SQLite file on local disk and asks JupyterHub who is calling. This client sends each call
@@ -15,7 +15,6 @@ request id, so a change whose answer was lost is not applied twice when it is re
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import os
@@ -33,9 +32,9 @@ import numpy as np
 from ..arrays import LabelledImages
 from ..config import cache_dir
 from ..errors import FmcError, InputError, NotFoundError, PermissionDeniedError, RegistryUnavailableError
-from ..records import DatasetRecord, ModelRecord
+from ..records import DatasetRecord, ModelRecord, RunRecord
 from ..service import wire
-from .registry import Registry
+from .interface import RegistryInterface
 
 __all__ = ["RemoteRegistry", "open_remote_registry", "hub_service_url", "DEFAULT_SERVICE_NAME"]
 
@@ -68,7 +67,7 @@ def hub_service_url(environ: dict[str, str] | None = None) -> str:
     return public.rstrip("/") + f"/services/{name}/"
 
 
-class RemoteRegistry:
+class RemoteRegistry(RegistryInterface):
     """The registry of a team, reached through the registry service at ``url``.
 
     ``token``: a JupyterHub API token with ``access:services!service=<name>`` (default
@@ -98,12 +97,6 @@ class RemoteRegistry:
     # ------------------------------------------------------------------ plumbing
     def close(self) -> None:
         self._session.close()
-
-    def __enter__(self) -> "RemoteRegistry":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"RemoteRegistry({self.url!r}, user={self.user!r})"
@@ -167,25 +160,127 @@ class RemoteRegistry:
                           headers={"Content-Type": "application/json"})
         return wire.decode_value(data["result"])
 
-    def __getattr__(self, name: str) -> Any:
-        if name in wire.REMOTE_METHODS:
-            return functools.partial(self.call, name)
-        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+    # ------------------------------------------------------------------ the interface, one call each
+    def schema_version(self) -> list[int]:
+        return self.call("schema_version")
+
+    def change_count(self) -> int:
+        return self.call("change_count")
+
+    def search(self, query: str = "", order_by: str | None = None, limit: int | None = 50, offset: int = 0,
+               columns: Sequence[str] | None = None):
+        return self.call("search", query, order_by=order_by, limit=limit, offset=offset, columns=columns)
+
+    def count(self, query: str = "") -> int:
+        return self.call("count", query)
+
+    def model(self, ref: Any) -> ModelRecord:
+        return self.call("model", ref)
+
+    def publish(self, ref: Any) -> ModelRecord:
+        return self.call("publish", ref)
+
+    def unpublish(self, ref: Any) -> ModelRecord:
+        return self.call("unpublish", ref)
+
+    def update_model(self, ref: Any, **changes: Any) -> ModelRecord:
+        return self.call("update_model", ref, **changes)
+
+    def delete_model(self, ref: Any) -> None:
+        return self.call("delete_model", ref)
+
+    def versions(self, ref: Any):
+        return self.call("versions", ref)
+
+    def ancestors(self, ref: Any) -> list[ModelRecord]:
+        return self.call("ancestors", ref)
+
+    def set_alias(self, model: Any, alias: str) -> ModelRecord:
+        return self.call("set_alias", model, alias)
+
+    def remove_alias(self, line: Any, alias: str) -> None:
+        return self.call("remove_alias", line, alias)
+
+    def aliases(self, line: Any):
+        return self.call("aliases", line)
+
+    def add_comment(self, model: Any, text: str) -> int:
+        return self.call("add_comment", model, text)
+
+    def comments(self, model: Any):
+        return self.call("comments", model)
+
+    def delete_comment(self, comment_id: int) -> None:
+        return self.call("delete_comment", comment_id)
+
+    def checkpoints(self, run_id: int):
+        return self.call("checkpoints", run_id)
+
+    def datasets(self):
+        return self.call("datasets")
+
+    def dataset(self, ref: Any) -> DatasetRecord:
+        return self.call("dataset", ref.id if isinstance(ref, DatasetRecord) else ref)
+
+    def start_run(self, model: Any, dataset: Any = None, *, kind: str = "finetune", **fields: Any) -> int:
+        return self.call("start_run", model, dataset, kind=kind, **fields)
+
+    def log_epoch(self, run_id: int, epoch: int, **metrics: Any) -> None:
+        return self.call("log_epoch", run_id, epoch, **metrics)
+
+    def update_run(self, run_id: int, **fields: Any) -> None:
+        return self.call("update_run", run_id, **fields)
+
+    def finish_run(self, run_id: int, status: str = "finished", **fields: Any) -> None:
+        return self.call("finish_run", run_id, status, **fields)
+
+    def run(self, run_id: int) -> RunRecord:
+        return self.call("run", run_id)
+
+    def runs(self, model: Any = None):
+        return self.call("runs", model)
+
+    def save_ranking(self, dataset: Any, method: str, scores: Sequence[dict[str, Any]], *,
+                     per_class: int | None = None, seed: int | None = None, models_query: str | None = None,
+                     seconds: float | None = None) -> int:
+        return self.call("save_ranking", dataset, method, scores, per_class=per_class, seed=seed,
+                         models_query=models_query, seconds=seconds)
+
+    def rankings(self, dataset: Any = None, model: Any = None):
+        return self.call("rankings", dataset, model)
+
+    def add_evaluation(self, model: Any, dataset: Any, *, accuracy: float, loss: float | None = None,
+                       num_examples: int | None = None, metrics: dict | None = None, confusion: Any = None) -> int:
+        return self.call("add_evaluation", model, dataset, accuracy=accuracy, loss=loss, num_examples=num_examples,
+                         metrics=metrics, confusion=confusion)
+
+    def leaderboard(self, dataset: Any):
+        return self.call("leaderboard", dataset)
 
     # ------------------------------------------------------------------ files and arrays
-    def add_model(self, path: str | os.PathLike, name: str | None = None, **kwargs: Any) -> ModelRecord:
-        """Upload a Keras (``.keras``/``.h5``) or TFLite file and register it (see :meth:`Registry.add_model`)."""
+    def _upload(self, route: str, path: str | os.PathLike, args: dict[str, Any]) -> Any:
+        if not isinstance(path, (str, os.PathLike)):
+            raise InputError(f"give the path of a model file, not {type(path).__name__}")
         src = Path(path).expanduser()
         if not src.is_file():
             raise InputError(f"model file {src} does not exist")
-        args = {k: wire.encode_value(v.id if isinstance(v, ModelRecord) else v) for k, v in kwargs.items()}
-        args["name"] = name if name is not None else src.stem  # as the embedded registry names it
+        args = {k: wire.encode_value(v.id if isinstance(v, ModelRecord) else v) for k, v in args.items()}
         upload_name = re.sub(r"[^\w.+-]", "_", src.name).lstrip(".") or f"model{src.suffix}"
         with open(src, "rb") as fh:
-            data = self._json("POST", f"api/models?filename={quote(upload_name)}", data=fh.read(),
+            data = self._json("POST", f"{route}?filename={quote(upload_name)}", data=fh.read(),
                               request_id=uuid.uuid4().hex,
                               headers={"X-FMC-Args": wire.dumps(args), "Content-Type": "application/octet-stream"})
         return wire.decode_value(data["result"])
+
+    def add_model(self, path: str | os.PathLike, name: str | None = None, **kwargs: Any) -> ModelRecord:
+        """Upload a Keras (``.keras``/``.h5``) or TFLite file and register it (see the interface)."""
+        if name is None and isinstance(path, (str, os.PathLike)):
+            name = Path(path).stem  # as the embedded registry names it
+        return self._upload("api/models", path, {**kwargs, "name": name})
+
+    def add_checkpoint(self, path: str | os.PathLike, run_id: int, epoch: int, **kwargs: Any) -> ModelRecord:
+        """Upload a model file saved at ``epoch`` of your run ``run_id``; it becomes a version of its own."""
+        return self._upload("api/checkpoints", path, {**kwargs, "run_id": run_id, "epoch": epoch})
 
     def add_dataset(self, x, y, name: str, class_names: Sequence[str] | None = None, *, description: str = "",
                     source: str = "arrays") -> DatasetRecord:
@@ -203,10 +298,6 @@ class RemoteRegistry:
         data = self._json("POST", "api/datasets", data=buffer.getvalue(), request_id=uuid.uuid4().hex,
                           headers={"X-FMC-Args": wire.dumps(args), "Content-Type": "application/octet-stream"})
         return wire.decode_value(data["result"])
-
-    # read here (client side), then uploaded through add_dataset
-    add_dataset_from_folder = Registry.add_dataset_from_folder
-    add_dataset_from_tfds = Registry.add_dataset_from_tfds
 
     def load_dataset(self, ref: Any) -> LabelledImages:
         """The stored arrays of a dataset, downloaded from the service."""
@@ -244,21 +335,6 @@ class RemoteRegistry:
         finally:
             Path(tmp).unlink(missing_ok=True)
         return dest
-
-
-def _forward(name: str):
-    original = getattr(Registry, name)
-
-    @functools.wraps(original)
-    def method(self: RemoteRegistry, *args: Any, **kwargs: Any) -> Any:
-        return self.call(name, *args, **kwargs)
-
-    return method
-
-
-for _name in sorted(wire.REMOTE_METHODS):
-    if hasattr(Registry, _name) and _name not in RemoteRegistry.__dict__:
-        setattr(RemoteRegistry, _name, _forward(_name))
 
 
 def open_remote_registry(target: str | None = None, user: str | None = None, **kwargs: Any) -> RemoteRegistry:

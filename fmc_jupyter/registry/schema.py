@@ -2,11 +2,15 @@
 
 Each migration is applied once, inside the same ``BEGIN IMMEDIATE`` transaction that records it in
 ``schema_migrations``; several processes opening a new registry at once therefore serialise on the
-write lock and the later ones find the work done. Add a migration by appending ``(number, sql)``;
-never edit one that has shipped.
+write lock and the later ones find the work done. Add a migration by appending ``(number, sql)`` or
+``(number, function(connection))``; never edit one that has shipped. Migrations run with foreign keys
+off (checked with ``PRAGMA foreign_key_check`` before the commit), so a table can be rebuilt.
 """
 
 from __future__ import annotations
+
+import re
+import sqlite3
 
 __all__ = ["MIGRATIONS"]
 
@@ -217,11 +221,93 @@ CREATE TABLE service_requests (
 CREATE INDEX service_requests_created ON service_requests(created_at);
 """
 
-# 20: dataset identity (slices of registered datasets, per-image hash index, slice links); see
-# registry/datasets_identity.py
-from .datasets_identity import MIGRATION_20 as _V20  # noqa: E402
-# 21: dataset signatures for similar datasets and records-informed ranking; see registry/dataset_records.py
-from .dataset_records import MIGRATION_21 as _V21  # noqa: E402
 
-#: (number, SQL). Migration 1 also seeds the catalog (see ``registry.catalog``).
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (7, _V7), (8, _V8), (20, _V20), (21, _V21)]
+
+def _v9_owner_namespaces(conn: sqlite3.Connection) -> None:
+    """9: model lines are ``(owner, name)``: versions are unique per owner's line, not per name.
+
+    Rebuilds ``models`` (the same columns, whatever earlier migrations added) with ``UNIQUE (owner, name,
+    version)`` instead of ``UNIQUE (name, version)``, keeping ids, indexes and the full-text triggers, and
+    ``aliases`` keyed by ``(owner, name, alias)`` (an alias belongs to the line of the version it names).
+    Existing rows keep their numbers: a user's version on a catalog line becomes a version of their own line.
+    """
+    table_sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'models'").fetchone()[0]
+    new_sql, n = re.subn(r"UNIQUE\s*\(\s*name\s*,\s*version\s*\)", "UNIQUE (owner, name, version)", table_sql)
+    if n != 1:
+        raise RuntimeError("migration 9: the models table has no UNIQUE (name, version) to replace")
+    new_sql = re.sub(r"^CREATE TABLE\s+\"?models\"?", "CREATE TABLE models_v9", new_sql)
+    extras = [r[0] for r in conn.execute("SELECT sql FROM sqlite_master WHERE tbl_name = 'models' AND type IN "
+                                         "('index', 'trigger') AND sql IS NOT NULL")]
+    cols = ", ".join(f'"{r[1]}"' for r in conn.execute("PRAGMA table_info(models)"))
+    conn.execute(new_sql)
+    conn.execute(f"INSERT INTO models_v9 ({cols}) SELECT {cols} FROM models")
+    conn.execute("DROP TABLE models")
+    conn.execute("ALTER TABLE models_v9 RENAME TO models")
+    for statement in extras:
+        conn.execute(statement)
+    conn.execute("CREATE INDEX models_name ON models(name, version)")
+    conn.execute("""CREATE TABLE aliases_v9 (
+        owner TEXT NOT NULL COLLATE NOCASE,         -- the line's owner (owner of every version it may name)
+        name TEXT NOT NULL COLLATE NOCASE,          -- the line's name
+        alias TEXT NOT NULL COLLATE NOCASE,         -- production, candidate, ...
+        model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+        set_by TEXT NOT NULL,
+        set_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        PRIMARY KEY (owner, name, alias))""")
+    conn.execute("INSERT INTO aliases_v9 (owner, name, alias, model_id, set_by, set_at) SELECT m.owner, m.name, "
+                 "a.alias, a.model_id, a.set_by, a.set_at FROM aliases a JOIN models m ON m.id = a.model_id")
+    conn.execute("DROP TABLE aliases")
+    conn.execute("ALTER TABLE aliases_v9 RENAME TO aliases")
+    conn.execute("CREATE INDEX aliases_model ON aliases(model_id)")
+
+
+# 10: a counter bumped by every committed change (Registry.change_count: live refresh for every backend)
+_V10 = """
+CREATE TABLE registry_changes (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    count INTEGER NOT NULL
+);
+INSERT INTO registry_changes (id, count) VALUES (1, 0);
+"""
+
+# ---- 30-31: model sources (issue 15, branch `sources`): facets format / weights_present, the KerasHub catalog
+def _v30_model_sources(conn: sqlite3.Connection) -> None:
+    """30: ``format`` (keras | tflite | kerashub | hf | kaggle) and ``weights_present`` (1 when the weights are
+    on this machine, as seen when the row was written or the registry migrated) on every model row."""
+    from ..zoo.sources.presence import row_format, weights_present
+
+    conn.execute("ALTER TABLE models ADD COLUMN format TEXT COLLATE NOCASE")
+    conn.execute("ALTER TABLE models ADD COLUMN weights_present INTEGER")
+    cur = conn.execute("SELECT id, source_kind, source, artifact FROM models")
+    names = [d[0] for d in cur.description]
+    updates = []
+    for values in cur.fetchall():
+        row = dict(zip(names, values))
+        updates.append((row_format(row), weights_present(row), row["id"]))
+    conn.executemany("UPDATE models SET format = ?, weights_present = ? WHERE id = ?", updates)
+    conn.execute("CREATE INDEX models_format ON models(format, top1)")
+
+
+def _v31_kerashub_catalog(conn: sqlite3.Connection) -> None:
+    """31: the KerasHub image presets join the built-in catalog (``catalog/kerashub_presets.csv``)."""
+    from ..catalog import kerashub_rows
+    from ..zoo.sources.presence import row_format, weights_present
+
+    rows = kerashub_rows()
+    for row in rows:
+        row["format"], row["weights_present"] = row_format(row), weights_present(row)
+    cols = list(rows[0])
+    conn.executemany(f"INSERT INTO models ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                     [tuple(r[c] for c in cols) for r in rows])
+
+
+# ---- 20-21: dataset identity and records (issue 16, branch `ranking`): slices of registered datasets, the
+# per-image hash index and slice links (registry/datasets_identity.py); dataset signatures
+# (registry/dataset_records.py)
+from .dataset_records import MIGRATION_21 as _V21  # noqa: E402
+from .datasets_identity import MIGRATION_20 as _V20  # noqa: E402
+
+#: (number, SQL or function). Migration 1 also seeds the catalog (see ``registry.catalog``).
+MIGRATIONS: list[tuple[int, object]] = [(1, _V1), (7, _V7), (8, _V8), (9, _v9_owner_namespaces), (10, _V10),
+                                        (20, _V20), (21, _V21),
+                                        (30, _v30_model_sources), (31, _v31_kerashub_catalog)]

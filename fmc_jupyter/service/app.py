@@ -3,14 +3,17 @@
 Every request is authenticated with JupyterHub (:class:`jupyterhub.services.auth.HubOAuth`): an API
 token in an ``Authorization: token <token>`` header (kernels: ``$JUPYTERHUB_API_TOKEN``) or the
 browser's hub login (OAuth cookie). The user a call acts for is the one JupyterHub names; nothing a
-client sends can change it. Each call opens ``Registry(path, user=<hub user>)`` on the one file, in a
-small thread pool, so SQLite's WAL + ``BEGIN IMMEDIATE`` does the locking.
+client sends can change it. Each call opens the registry (``Registry(path)`` on the one file, or
+``PostgresRegistry(url)`` when several replicas share a PostgreSQL database) as the hub user, in a small thread
+pool, so SQLite's WAL + ``BEGIN IMMEDIATE`` (PostgreSQL: an advisory write lock) does the locking. The service runs no SQL of its
+own: who may see what is decided by the registry's one authorization layer (:mod:`..registry.access`).
 
 Routes (under ``$JUPYTERHUB_SERVICE_PREFIX``, e.g. ``/services/fmc-registry/``)::
 
     GET  api/whoami                      {"user": name}
     POST api/call/<method>               {"args": [...], "kwargs": {...}} -> {"result": ...}   (wire.REMOTE_METHODS)
     POST api/models?filename=f.keras     body: the model file; X-FMC-Args: JSON kwargs of add_model
+    POST api/checkpoints?filename=f.keras  body: the model file; X-FMC-Args: run_id, epoch + kwargs of add_checkpoint
     GET  api/models/<id>/artifact        the stored model file (if you can see the model)
     POST api/datasets                    body: npz with x, y[, class_names]; X-FMC-Args: name, description, source
     GET  api/datasets/<ref>/arrays       npz with x, y, class_names
@@ -18,14 +21,15 @@ Routes (under ``$JUPYTERHUB_SERVICE_PREFIX``, e.g. ``/services/fmc-registry/``):
     GET  oauth_callback                  JupyterHub OAuth callback
 
 A change sent with an ``X-FMC-Request-Id`` header is recorded with its answer (migration 8) in the same
-transaction, so a client that retries after losing the answer gets it again instead of a second change.
+transaction as the change itself, for every kind of write (uploads and deletes included: their files are
+written before and removed after that transaction), so a client that retries after losing the answer gets it
+again instead of a second change.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import html
 import inspect
 import io
@@ -34,7 +38,7 @@ import os
 import re
 import signal
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -46,79 +50,46 @@ from jupyterhub.utils import url_path_join
 from tornado import httpserver, ioloop, web
 
 from ..errors import FmcError, InputError
+from ..registry.backends import scheme_of
 from ..registry.registry import Registry
+from ..registry.sqlite_driver import dbapi as sqlite3
 from . import wire
 
-__all__ = ["ServiceRegistry", "make_app", "main", "call_registry"]
+__all__ = ["make_app", "main", "call_registry", "UPLOAD_METHODS"]
 
 log = logging.getLogger("fmc_jupyter.service")
 MAX_BODY_BYTES = int(os.environ.get("FMC_SERVICE_MAX_BODY", str(2 << 30)))
-#: writes that copy or remove files outside the transaction: the request id is checked first, recorded after
-_RECORDED_AFTER = frozenset({"add_model", "add_dataset", "delete_model"})
 _FILENAME = re.compile(r"^[\w+-][\w.+-]{0,200}$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
-class ServiceRegistry(Registry):
-    """A :class:`Registry` whose inner transactions become savepoints inside :meth:`outer_transaction`."""
-
-    _outer = False
-
-    @contextlib.contextmanager
-    def outer_transaction(self) -> Iterator[None]:
-        with super().transaction():
-            self._outer = True
-            try:
-                yield
-            finally:
-                self._outer = False
-
-    @contextlib.contextmanager
-    def transaction(self):
-        if not self._outer:
-            with super().transaction() as db:
-                yield db
-            return
-        conn = self.db.conn
-        conn.execute("SAVEPOINT fmc_call")
-        try:
-            yield self.db
-        except BaseException:
-            conn.execute("ROLLBACK TO fmc_call")
-            conn.execute("RELEASE fmc_call")
-            raise
-        conn.execute("RELEASE fmc_call")
+#: writes that reach the service through their own upload routes, not api/call
+UPLOAD_METHODS = frozenset({"add_model", "add_checkpoint", "add_dataset"})
 
 
-def _remembered(reg: Registry, request_id: str | None) -> str | None:
-    if not request_id:
-        return None
-    row = reg.db.execute("SELECT user, result FROM service_requests WHERE id = ?", [request_id]).fetchone()
-    if row is None:
-        return None
-    if row[0] != reg.user:
-        raise InputError("that request id was used by someone else; send a fresh one")
-    log.info("replayed the recorded answer to request %s of %s (a retry after a lost answer)", request_id, reg.user)
-    return row[1]
+def open_backend(target: str | Path, user: str) -> Registry:
+    """The registry the service serves, as ``user``: the embedded file, or a PostgreSQL database (a URL).
+
+    Never the HTTP client of another service: the service is where the registry's data lives.
+    """
+    if isinstance(target, str) and scheme_of(target) in ("postgresql", "postgres"):
+        from ..registry.postgres import PostgresRegistry
+
+        return PostgresRegistry(target, user=user)
+    return Registry(target, user=user)
 
 
-def _remember(reg: Registry, request_id: str | None, method: str, text: str) -> None:
-    if request_id:
-        reg.db.execute("INSERT INTO service_requests (id, user, method, result) VALUES (?, ?, ?, ?)",
-                       [request_id, reg.user, method, text])
-
-
-def call_registry(path: Path, user: str, method: str, args: list, kwargs: dict, request_id: str | None,
+def call_registry(path: Path | str, user: str, method: str, args: list, kwargs: dict, request_id: str | None,
                   run: Callable[[Registry], Any] | None = None) -> str:
     """Run one registry call for ``user`` and return the JSON answer text.
 
-    Writes in :data:`wire.WRITE_METHODS` run in one transaction with the record of ``request_id``;
-    other writes (file uploads, deletes that remove files) check the id first and record it after.
+    A write (:data:`wire.WRITE_METHODS` and the uploads) runs in ONE transaction together with the record of
+    ``request_id`` and its answer; a retry of a recorded request gets the recorded answer and changes nothing.
     """
-    reg = ServiceRegistry(path, user=user)
+    reg = open_backend(path, user=user)
     try:
         if run is None:
-            if method not in wire.REMOTE_METHODS or not callable(getattr(Registry, method, None)):
+            if method not in wire.REMOTE_METHODS:
                 raise InputError(f"the registry service has no operation '{method}'")
             fn = getattr(reg, method)
             try:
@@ -126,24 +97,29 @@ def call_registry(path: Path, user: str, method: str, args: list, kwargs: dict, 
             except TypeError as exc:
                 raise InputError(f"bad arguments for {method}: {exc}") from None
             run = lambda r: getattr(r, method)(*args, **kwargs)  # noqa: E731
-        if method in wire.WRITE_METHODS:
-            with reg.outer_transaction():
-                prior = _remembered(reg, request_id)
-                if prior is not None:
-                    return prior
-                text = wire.dumps({"result": wire.encode_value(run(reg))})
-                _remember(reg, request_id, method, text)
-            return text
-        if method not in _RECORDED_AFTER:  # reads: nothing to remember
+        if method not in wire.WRITE_METHODS and method not in UPLOAD_METHODS:  # reads: nothing to remember
             return wire.dumps({"result": wire.encode_value(run(reg))})
-        prior = _remembered(reg, request_id)
-        if prior is not None:
-            return prior
-        text = wire.dumps({"result": wire.encode_value(run(reg))})
         if request_id:
-            with reg.transaction():
-                _remember(reg, request_id, method, text)
-        return text
+            prior = reg.request_answer(request_id)
+            if prior is not None:
+                log.info("replayed the recorded answer to request %s of %s (a retry after a lost answer)",
+                         request_id, user)
+                return prior
+        answer: list[str] = []
+
+        def record() -> None:
+            if request_id:
+                reg.record_request(request_id, method, answer[0])
+
+        try:
+            with reg.one_transaction(before_commit=record):
+                answer.append(wire.dumps({"result": wire.encode_value(run(reg))}))
+        except sqlite3.IntegrityError:  # the same request id, applied by a concurrent retry just now
+            prior = reg.request_answer(request_id) if request_id else None
+            if prior is None:
+                raise
+            return prior
+        return answer[0]
     finally:
         reg.close()
 
@@ -175,11 +151,14 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         self.hub_user: str = model["name"]
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Every error answer is JSON in the shared vocabulary (:mod:`fmc_jupyter.httpapi`)."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        message = getattr(exc, "log_message", None) or self._reason
+        if exc is None:
+            exc = web.HTTPError(status_code, self._reason)
+        status, body = wire.error_payload(exc)
+        self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(wire.dumps({"error": "PermissionDeniedError" if status_code in (401, 403) else "FmcError",
-                                "message": message}))
+        self.finish(wire.dumps(body))
 
     def fail(self, exc: BaseException) -> None:
         status, body = wire.error_payload(exc)
@@ -239,23 +218,36 @@ class CallHandler(BaseHandler):
 
 
 class ModelUploadHandler(BaseHandler):
-    """``POST api/models?filename=...``: the body is a model file, registered with ``add_model``."""
+    """``POST api/models?filename=...``: the body is a model file, registered with ``add_model``
+    (``api/checkpoints``: with ``add_checkpoint``)."""
+
+    method = "add_model"
 
     async def post(self) -> None:
         filename = Path(self.get_argument("filename", "model.keras")).name
         if not _FILENAME.match(filename):
             raise web.HTTPError(400, "filename= must be a plain file name like my_model.keras")
         kwargs = self.header_args()
-        kwargs.setdefault("name", Path(filename).stem)
-        body = self.request.body
+        if self.method == "add_model":
+            kwargs.setdefault("name", Path(filename).stem)
+        body, method = self.request.body, self.method
 
         def run(reg: Registry):
+            fn = getattr(reg, method)
+            try:
+                inspect.signature(fn).bind("file", **kwargs)
+            except TypeError as exc:
+                raise InputError(f"bad arguments for {method}: {exc}") from None
             with tempfile.TemporaryDirectory(prefix="fmc-upload-") as tmp:
                 path = Path(tmp) / filename
                 path.write_bytes(body)
-                return reg.add_model(path, **kwargs)
+                return fn(path, **kwargs)
 
-        await self.answer("add_model", [], kwargs, run)
+        await self.answer(method, [], kwargs, run)
+
+
+class CheckpointUploadHandler(ModelUploadHandler):
+    method = "add_checkpoint"
 
 
 class ModelArtifactHandler(BaseHandler):
@@ -263,7 +255,7 @@ class ModelArtifactHandler(BaseHandler):
 
     async def get(self, ref: str) -> None:
         def find():
-            with Registry(self.service.path, user=self.hub_user) as reg:
+            with open_backend(self.service.path, user=self.hub_user) as reg:
                 record = reg.model(ref)
                 return record, reg.artifact_path(record)
 
@@ -314,7 +306,7 @@ class DatasetArraysHandler(ModelArtifactHandler):
 
     async def get(self, ref: str) -> None:
         def find():
-            with Registry(self.service.path, user=self.hub_user) as reg:
+            with open_backend(self.service.path, user=self.hub_user) as reg:
                 record = reg.dataset(ref)
                 return reg.artifact_path(record)
 
@@ -324,6 +316,16 @@ class DatasetArraysHandler(ModelArtifactHandler):
             return self.fail(exc)
         self.set_header("Content-Type", "application/octet-stream")
         await self.stream(path)
+
+
+class NoRouteHandler(BaseHandler):
+    """Any other path under ``api/``: a JSON 404 (or 405 for a known path with the wrong method)."""
+
+    def _none(self, *args: Any) -> None:
+        raise web.HTTPError(404, f"the registry service has no route {self.request.method} {self.request.path}; "
+                                 "see docs/deploying-on-jupyterhub.md for its HTTP API")
+
+    get = post = put = patch = delete = _none
 
 
 class HomeHandler(BaseHandler):
@@ -344,8 +346,10 @@ class RegistryService:
     """The registry file, a thread pool and the JupyterHub auth object shared by every handler."""
 
     def __init__(self, path: str | os.PathLike, threads: int = 4):
-        self.path = Path(path).expanduser().resolve()
-        Registry(self.path, user="fmc-service").close()  # create + migrate once, before serving
+        if isinstance(path, str) and scheme_of(path) not in ("path", "sqlite", "file", "postgresql", "postgres"):
+            raise FmcError(f"the registry service serves a registry file or a postgresql:// database, not {path!r}")
+        self.path: Path | str = path if isinstance(path, str) and "://" in path else Path(path).expanduser().resolve()
+        open_backend(self.path, user="fmc-service").close()  # create + migrate once, before serving
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fmc-registry")
         # the one HubOAuth of the process: the OAuth callback handler uses HubOAuth.instance() and must find the
         # login states (PKCE verifiers) that our handlers stored
@@ -360,9 +364,11 @@ def make_app(service: RegistryService, prefix: str) -> web.Application:
         (url_path_join(prefix, "api/whoami"), WhoAmIHandler, kw),
         (url_path_join(prefix, r"api/call/(\w+)"), CallHandler, kw),
         (url_path_join(prefix, "api/models"), ModelUploadHandler, kw),
+        (url_path_join(prefix, "api/checkpoints"), CheckpointUploadHandler, kw),
         (url_path_join(prefix, r"api/models/([^/]+)/artifact"), ModelArtifactHandler, kw),
         (url_path_join(prefix, "api/datasets"), DatasetUploadHandler, kw),
         (url_path_join(prefix, r"api/datasets/([^/]+)/arrays"), DatasetArraysHandler, kw),
+        (url_path_join(prefix, r"api(?:/.*)?"), NoRouteHandler, kw),
         (prefix.rstrip("/") + "/?", HomeHandler, kw),
     ], cookie_secret=os.urandom(32), login_url=service.hub_auth.login_url)
 
@@ -370,15 +376,17 @@ def make_app(service: RegistryService, prefix: str) -> web.Application:
 def main(argv: list[str] | None = None) -> None:
     """``python -m fmc_jupyter.service --db /srv/fmc/registry.db``: run as a JupyterHub-managed service."""
     parser = argparse.ArgumentParser(prog="python -m fmc_jupyter.service", description=main.__doc__)
-    parser.add_argument("--db", default=os.environ.get("FMC_REGISTRY"),
-                        help="registry file on LOCAL disk (default $FMC_REGISTRY)")
+    parser.add_argument("--registry", "--db", dest="db", default=os.environ.get("FMC_REGISTRY"),
+                        help="registry file on LOCAL disk, or postgresql://user:password@host:5432/db for several "
+                             "replicas (then set FMC_ARTIFACTS to a shared folder or s3:// URL); "
+                             "default $FMC_REGISTRY")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("FMC_SERVICE_THREADS", "4")))
     parser.add_argument("--url", default=os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"),
                         help="address to listen on (default $JUPYTERHUB_SERVICE_URL)")
     parser.add_argument("--prefix", default=os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/fmc-registry/"))
     opts = parser.parse_args(argv)
     if not opts.db:
-        parser.error("give --db PATH or set FMC_REGISTRY")
+        parser.error("give --registry PATH|postgresql://... or set FMC_REGISTRY")
     logging.basicConfig(level=logging.INFO, format="[fmc-registry %(asctime)s] %(message)s")
     try:
         service = RegistryService(opts.db, threads=opts.threads)
@@ -388,7 +396,9 @@ def main(argv: list[str] | None = None) -> None:
     server = httpserver.HTTPServer(make_app(service, opts.prefix), max_body_size=MAX_BODY_BYTES,
                                    xheaders=True)
     server.listen(url.port or 80, url.hostname or "127.0.0.1")
-    log.info("serving %s at %s%s", service.path, opts.url.rstrip("/"), opts.prefix)
+    from ..registry.postgres import redact_url
+
+    log.info("serving %s at %s%s", redact_url(str(service.path)), opts.url.rstrip("/"), opts.prefix)
     loop = ioloop.IOLoop.current()
 
     def shut_down(*_):  # SIGTERM/SIGINT: stop taking requests, let running calls commit, then exit

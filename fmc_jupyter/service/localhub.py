@@ -8,6 +8,10 @@ installed locally by ``npm ci --prefix tests/hub``), and the registry service tw
 - ``fmc-registry-ext``: an external service on its own registry file that *this* object starts and can
   kill (:meth:`LocalHub.kill_external`) and restart, as on a multi-node hub where it runs elsewhere.
 
+Users' single-user servers are real ``jupyterhub.singleuser`` processes spawned by JupyterHub's
+``SimpleLocalProcessSpawner`` (as this account, homes under ``workdir/home/``) when
+:meth:`LocalHub.start_server` asks; their Find My CNN panel API serves the ``fmc-registry`` service.
+
 Users are created and given API tokens through the hub's REST API, by an admin service token.
 """
 
@@ -43,6 +47,7 @@ def find_proxy_command() -> str | None:
 
 
 _CONFIG = """
+import os
 import sys
 c = get_config()  # noqa
 c.JupyterHub.ip = "127.0.0.1"
@@ -59,8 +64,8 @@ c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
 c.ConfigurableHTTPProxy.pid_file = "{workdir}/proxy.pid"
 c.JupyterHub.services = [
     {{"name": "fmc-registry", "url": "http://127.0.0.1:{service_port}",
-      "command": [sys.executable, "-m", "fmc_jupyter.service", "--db", "{workdir}/registry/registry.db"],
-      "environment": {{"PYTHONPATH": {pythonpath!r}, "FMC_SERVICE_THREADS": "{threads}"}},
+      "command": [sys.executable, "-m", "fmc_jupyter.service", "--registry", {registry!r}],
+      "environment": {{"PYTHONPATH": {pythonpath!r}, "FMC_SERVICE_THREADS": "{threads}", **{extra_env!r}}},
       "oauth_no_confirm": True}},
     {{"name": "fmc-registry-ext", "url": "http://127.0.0.1:{ext_port}", "api_token": {ext_token!r},
       "oauth_client_id": "service-fmc-registry-ext",
@@ -71,16 +76,34 @@ c.JupyterHub.load_roles = [
     # every user may use the registry services; their tokens (and kernels' tokens) carry the scope
     {{"name": "user", "scopes": ["self", "access:services!service=fmc-registry",
                                 "access:services!service=fmc-registry-ext"]}},
-    {{"name": "fmc-test-admin", "scopes": ["admin:users", "tokens", "list:users"], "services": ["fmc-test-admin"]}},
+    {{"name": "fmc-test-admin", "scopes": ["admin:users", "tokens", "list:users", "admin:servers"],
+      "services": ["fmc-test-admin"]}},
 ]
+# real single-user servers, spawned as local processes of this account (no system users needed), with the
+# Find My CNN server extension; FMC_REGISTRY_URL makes their panel a window on the team registry service
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = "{workdir}/home/{{username}}"
+c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
+c.Spawner.args = ["--ServerApp.jpserver_extensions=fmc_jupyter.server=True"] + (
+    ["--allow-root"] if os.geteuid() == 0 else [])  # containers often run as root
+c.Spawner.environment = {{"PYTHONPATH": {pythonpath!r},
+                         "FMC_REGISTRY_URL": "http://127.0.0.1:{port}/services/fmc-registry/"}}
+c.Spawner.server_token_scopes = ["access:servers!server", "users:activity!user",
+                                 "access:services!service=fmc-registry"]
+c.Spawner.start_timeout = 180
+c.Spawner.http_timeout = 180
 """
 
 
 class LocalHub:
     """A JupyterHub + proxy + registry services under ``workdir``; use as a context manager."""
 
-    def __init__(self, workdir: str | os.PathLike, *, threads: int = 4, proxy_command: str | None = None):
+    def __init__(self, workdir: str | os.PathLike, *, threads: int = 4, proxy_command: str | None = None,
+                 registry: str | None = None, artifacts: str | None = None):
+        """``registry``: one registry both services serve (``postgresql://...``: two replicas of one registry;
+        then ``artifacts``, their shared ``FMC_ARTIFACTS``); default: each its own SQLite file under ``workdir``."""
         self.workdir = Path(workdir).resolve()
+        self.registry, self.artifacts = registry, artifacts
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.chp = proxy_command or find_proxy_command()
         if not self.chp:
@@ -102,7 +125,8 @@ class LocalHub:
         config.write_text(_CONFIG.format(
             port=self.port, hub_port=self.hub_port, proxy_api_port=self.proxy_api_port, workdir=self.workdir,
             chp=self.chp, service_port=self.service_port, ext_port=self.ext_port, ext_token=self.ext_token,
-            admin_token=self.admin_token, pythonpath=str(_REPO), threads=self.threads))
+            admin_token=self.admin_token, pythonpath=str(_REPO), threads=self.threads,
+            registry=self.registry or f"{self.workdir}/registry/registry.db", extra_env=self._extra_env()))
         self.start_external()  # first: the hub waits for external services it cannot reach
         env = {**os.environ, "PYTHONPATH": str(_REPO)}
         env.pop("JUPYTERHUB_API_TOKEN", None)
@@ -182,8 +206,44 @@ class LocalHub:
             body["scopes"] = scopes
         return self.api("POST", f"users/{name}/tokens", body)["token"]
 
+    def _extra_env(self) -> dict[str, str]:
+        return {"FMC_ARTIFACTS": self.artifacts} if self.artifacts else {}
+
     def service_url(self, name: str = "fmc-registry") -> str:
         return f"{self.url}/services/{name}/"
+
+    # ------------------------------------------------------------------ single-user servers
+    def start_server(self, name: str, timeout: float = 180.0) -> str:
+        """Spawn user ``name``'s single-user server (a real ``jupyterhub.singleuser`` process); its URL.
+
+        The server runs the Find My CNN server extension with ``FMC_REGISTRY_URL`` pointing at the
+        ``fmc-registry`` service, as docs/deploying-on-jupyterhub.md sets it up.
+        """
+        import requests
+
+        try:
+            self.api("POST", f"users/{name}/server")
+        except requests.HTTPError as exc:  # 400: already running
+            if exc.response is None or exc.response.status_code != 400:
+                raise
+        deadline = time.monotonic() + timeout
+        while True:
+            server = (self.api("GET", f"users/{name}").get("servers") or {}).get("", {})
+            if server.get("ready"):
+                return f"{self.url}/user/{name}/"
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server of {name} did not start in {timeout:.0f} s:\n" + self.log_tail())
+            time.sleep(0.5)
+
+    def stop_server(self, name: str, timeout: float = 60.0) -> None:
+        """Stop user ``name``'s single-user server (if running) and wait until it is gone."""
+        try:
+            self.api("DELETE", f"users/{name}/server")
+        except Exception:  # noqa: BLE001 - not running
+            return
+        deadline = time.monotonic() + timeout
+        while (self.api("GET", f"users/{name}").get("servers") or {}) and time.monotonic() < deadline:
+            time.sleep(0.5)
 
     # ------------------------------------------------------------------ the external service
     def start_external(self, timeout: float = 60.0) -> subprocess.Popen:
@@ -200,11 +260,11 @@ class LocalHub:
                "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{self.ext_port}",
                "JUPYTERHUB_CLIENT_ID": "service-fmc-registry-ext", "JUPYTERHUB_BASE_URL": "/",
                "JUPYTERHUB_OAUTH_CALLBACK_URL": f"{prefix}oauth_callback",
-               "FMC_SERVICE_THREADS": str(self.threads)}
+               "FMC_SERVICE_THREADS": str(self.threads), **self._extra_env()}
+        target = self.registry or str(self.workdir / "registry-ext" / "registry.db")
         with open(self.workdir / "service-ext.log", "ab") as log:
             self.external = subprocess.Popen(
-                [sys.executable, "-m", "fmc_jupyter.service", "--db", str(self.workdir / "registry-ext" /
-                                                                           "registry.db")],
+                [sys.executable, "-m", "fmc_jupyter.service", "--registry", target],
                 cwd=self.workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while not self._service_up("fmc-registry-ext", f"http://127.0.0.1:{self.ext_port}"):

@@ -8,20 +8,22 @@ Pure Python + numpy + pandas (no tornado, no JupyterHub), so the client imports 
   ``DataFrame.from_records``, the same constructor the embedded registry uses, so dtypes match) and
   ``{"__kind__": "ModelRecord" | "DatasetRecord" | "RunRecord", "fields": {...}}``.
 - An error is ``{"error": <FmcError subclass name>, "message": str}`` with an HTTP status from
-  :data:`ERROR_STATUS`; the client raises the same class with the same message.
+  :data:`fmc_jupyter.httpapi.ERROR_STATUS` (the one table the panel's REST API uses too, as it uses the same
+  JSON encoder :func:`fmc_jupyter.httpapi.dumps`); the client raises the same class with the same message.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .. import errors
+from ..httpapi import ERROR_STATUS, dumps, error_payload
+from ..httpapi import plain as _plain
 from ..records import DatasetRecord, ModelRecord, RunRecord
 
 __all__ = ["encode_value", "decode_value", "encode_call", "dumps", "loads", "error_payload", "raise_error",
@@ -33,35 +35,18 @@ __all__ = ["encode_value", "decode_value", "encode_call", "dumps", "loads", "err
 REMOTE_METHODS = frozenset({
     "search", "count", "model", "versions", "publish", "unpublish", "update_model", "delete_model",
     "datasets", "dataset", "start_run", "log_epoch", "update_run", "finish_run", "run", "runs",
-    "save_ranking", "rankings", "add_evaluation", "leaderboard", "schema_version",
-    # lineage (registry/lineage.py); add_checkpoint uploads a file and is not served yet
+    "save_ranking", "rankings", "add_evaluation", "leaderboard", "schema_version", "change_count",
+    # lineage (registry/lineage.py); add_checkpoint uploads a file (route api/checkpoints)
     "ancestors", "add_comment", "comments", "delete_comment", "set_alias", "remove_alias", "aliases",
     "checkpoints",
 })
 #: Methods that change the registry: run inside one transaction together with their request-id record.
 WRITE_METHODS = frozenset({
-    "publish", "unpublish", "update_model", "start_run", "log_epoch", "update_run", "finish_run",
+    "publish", "unpublish", "update_model", "delete_model", "start_run", "log_epoch", "update_run", "finish_run",
     "save_ranking", "add_evaluation", "add_comment", "delete_comment", "set_alias", "remove_alias",
 })
 
 _RECORDS = {"ModelRecord": ModelRecord, "DatasetRecord": DatasetRecord, "RunRecord": RunRecord}
-
-ERROR_STATUS = {
-    "QueryError": 400, "InputError": 400, "NotFoundError": 404, "PermissionDeniedError": 403,
-    "ModelLoadError": 422, "FmcError": 400, "RegistryUnavailableError": 503,
-}
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars and NaN to JSON-safe Python values."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is pd.NaT:
-        return None
-    return value
-
 
 def encode_value(value: Any) -> Any:
     """A registry result (or argument) as JSON-ready data with ``__kind__`` tags."""
@@ -105,24 +90,8 @@ def encode_call(args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
     return {"args": [_argument(a) for a in args], "kwargs": {k: _argument(v) for k, v in kwargs.items()}}
 
 
-def dumps(data: Any) -> str:
-    return json.dumps(data, allow_nan=False, separators=(",", ":"))
-
-
 def loads(text: str | bytes) -> Any:
     return json.loads(text)
-
-
-def error_payload(exc: BaseException) -> tuple[int, dict[str, str]]:
-    """(HTTP status, body) for an error raised by the registry."""
-    name = type(exc).__name__
-    if isinstance(exc, errors.FmcError):
-        for cls in type(exc).__mro__:  # nearest known FmcError class
-            if cls.__name__ in ERROR_STATUS:
-                name = cls.__name__
-                break
-        return ERROR_STATUS.get(name, 400), {"error": name, "message": str(exc)}
-    return 500, {"error": "ServiceError", "message": f"the registry service failed: {name}: {exc}"}
 
 
 def raise_error(status: int, body: dict[str, Any] | None, url: str) -> None:
@@ -131,6 +100,8 @@ def raise_error(status: int, body: dict[str, Any] | None, url: str) -> None:
     name = body.get("error", "")
     message = body.get("message") or f"the registry service at {url} answered HTTP {status}"
     cls = getattr(errors, name, None)
+    if isinstance(cls, type) and issubclass(cls, errors.QueryError):
+        raise cls(message, body.get("query") or "", body.get("position"))
     if isinstance(cls, type) and issubclass(cls, errors.FmcError):
         raise cls(message)
     if status in (401, 403):

@@ -37,46 +37,21 @@ def same_labels(record: "ModelRecord", class_names: tuple[str, ...]) -> bool:
     return bool(record.labels) and tuple(str(c) for c in record.labels) == tuple(class_names)
 
 
-def _split_keras_file(full, record: "ModelRecord"):
-    """``(backbone, last Dense layer)`` of a whole stored classifier."""
-    import keras
-
-    last = full.layers[-1]
-    if isinstance(last, keras.Model):  # a model fine-tuned here: Input -> backbone model -> head model
-        inner = [layer for layer in full.layers if not isinstance(layer, keras.layers.InputLayer)]
-        dense = last.layers[-1]
-        if len(inner) == 2 and isinstance(inner[0], keras.Model) and isinstance(dense, keras.layers.Dense):
-            return inner[0], dense
-    if not isinstance(last, keras.layers.Dense):
-        raise ModelLoadError(f"{record.ref}: the last layer is a {type(last).__name__}, not a Dense classifier; "
-                             "cannot replace its head")
-    backbone = keras.Model(full.inputs, last.input, name=f"{full.name}_backbone")
-    return backbone, last
-
-
 def build_classifier(record: "ModelRecord", registry: "Registry", class_names: tuple[str, ...], *,
                      dropout: float = 0.2, seed: int = 0) -> Classifier:
     """A new, trainable copy of ``record`` for ``class_names`` (backbone frozen; see :func:`set_unfrozen`).
 
-    Catalog entries are built with ImageNet weights and no top (global average pooling); stored Keras
-    files are loaded from disk and split before their last Dense layer. When the base model's label set
+    The record's source gives the backbone (``ModelSource.backbone``): catalog entries are built with their
+    pretrained weights and no top (pooled); stored Keras files are split before their last Dense layer. When the base model's label set
     is the dataset's, its own output layer is kept (a copy); otherwise a fresh ``Dense(C, softmax)``
     layer replaces it.
     """
     import keras
 
-    from ..zoo import build_keras_model
+    from ..zoo.sources import source_of
 
     num_classes = len(class_names)
-    old_head = None
-    if record.source_kind == "keras_application":
-        backbone = build_keras_model(record, registry, include_top=False, pooling="avg")
-    elif record.source_kind == "keras_file":
-        full = build_keras_model(record, registry)
-        backbone, old_head = _split_keras_file(full, record)
-    else:
-        raise ModelLoadError(f"{record.ref} is a {record.source_kind}; only Keras models can be fine-tuned "
-                             "(register a Keras .keras/.h5 file of it)")
+    backbone, old_head = source_of(record).backbone(record, registry)
     if len(backbone.outputs[0].shape) != 2:
         raise ModelLoadError(f"{record.ref}: the backbone output has shape {backbone.outputs[0].shape}; "
                              "expected pooled features (N, D)")

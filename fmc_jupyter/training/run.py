@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,7 +75,10 @@ class TrainingRun:
         from ..arrays import as_images
         from ..zoo import preprocess_images
 
+        from ..arguments import MAX_BATCH_SIZE, whole
+
         self._need_model("predict with")
+        batch_size = whole(batch_size, "batch_size", 1, MAX_BATCH_SIZE)
         images = as_images(x)
         record = self._preprocessing_record()
         out = [np.asarray(self.model.predict_on_batch(preprocess_images(record, images[i:i + batch_size])))
@@ -95,6 +99,8 @@ class TrainingRun:
         """
         from ..report import TrainingReport
 
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise InputError(f"path must be a file path for the HTML report, not {type(path).__name__}")
         rec = self.record
         summary = [("base model", self.base.ref), ("dataset", self.dataset.label if self.dataset else None),
                    ("status", rec.status), ("mode", self.config.get("mode")),
@@ -132,6 +138,11 @@ class TrainingRun:
                            + (f" (model id {self.result.id})" if self.result else "") + "; an outcome is chosen once")
 
     def _store(self, name: str | None, fork: bool, description: str, visibility: str) -> "ModelRecord":
+        from ..arguments import text as check_text
+
+        check_text(visibility, "visibility", choices=("private", "public"))
+        if not isinstance(description, str):
+            raise InputError(f"description must be text, not {type(description).__name__}")
         self._need_model("keep")
         self._need_undecided()
         acc = self.val_accuracy
@@ -157,6 +168,8 @@ class TrainingRun:
 
     def keep_both(self, name: str | None = None, description: str = "", visibility: str = "private") -> "ModelRecord":
         """Store the trained model as a new model line (``name``, default ``<base>-ft<run id>``) derived from the base."""
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise InputError(f"keep_both needs a name for the new model line (text), not {name!r}")
         name = name or f"{self.base.name}-ft{self.run_id}"
         try:
             existing = self.registry.model(name)

@@ -116,3 +116,104 @@ export interface VersionInfo {
   user: string;
   stamp: string;
 }
+
+/** `GET facets/counts`: per quick-filter field, `[value, count]` pairs among the models the query finds. */
+export interface FacetCounts {
+  task: [string, number][];
+  domain: [string, number][];
+  license: [string, number][];
+  source: [string, number][];
+  family: [string, number][];
+  owner: [string, number][];
+  total: number;
+}
+
+export interface PageVersion extends VersionRow {
+  made_by_run: number | null;
+}
+
+export interface PageRun extends RunRow {
+  model_id: number;
+  dataset_id: number | null;
+  dataset: string | null;
+  result_model_id: number | null;
+  duration_s: number | null;
+  batch_size: number | null;
+  owner: string;
+  report: boolean;
+}
+
+export interface AliasRow {
+  alias: string;
+  model_id?: number;
+  version?: number;
+}
+
+/** `GET models/{ref}/page`: everything the model page shows. */
+export interface ModelPageData {
+  model: ModelRecord;
+  versions: PageVersion[];
+  runs: PageRun[];
+  rankings: RankingRow[];
+  comments: CommentRow[];
+  aliases: AliasRow[];
+}
+
+export interface DatasetRow {
+  id: number;
+  name: string;
+  num_examples: number | null;
+  num_classes: number | null;
+  image_shape: string | null;
+  class_names: string | null;
+  source: string | null;
+  created_by: string | null;
+  created_at: string | null;
+}
+
+export interface LeaderboardRow {
+  model_id: number;
+  name: string;
+  version: number;
+  accuracy: number | null;
+  evaluations: number;
+  last_evaluated: string | null;
+}
+
+export interface DiffLayer {
+  position: number;
+  status: string;
+  name_a: string | null;
+  name_b: string | null;
+  type_a: string | null;
+  type_b: string | null;
+  changes: string;
+  params_a: number | null;
+  params_b: number | null;
+  relative_change: number | null;
+  cosine: number | null;
+  fraction_moved: number | null;
+  weights_changed: boolean;
+}
+
+/** A run of unremarkable layers folded into one row by the server. */
+export interface FoldedLayers {
+  status: 'folded';
+  folded_status: string;
+  count: number;
+  first: number;
+  last: number;
+}
+
+export interface DiffResult {
+  a: string;
+  b: string;
+  summary: string;
+  identical: boolean;
+  relation: string | null;
+  tolerance: number;
+  notes: string[];
+  metadata: { a: Record<string, unknown>; b: Record<string, unknown> };
+  layers: DiffLayer[];
+  folded?: (DiffLayer | FoldedLayers)[];
+}
