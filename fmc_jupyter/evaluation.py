@@ -44,7 +44,8 @@ class Evaluation:
     metrics: "ClassificationMetrics"
 
     def __repr__(self) -> str:
-        return (f"Evaluation(id={self.evaluation_id}, model={self.model.ref}, dataset={self.dataset.name}, "
+        return (f"Evaluation(id={self.evaluation_id}, model={self.model.ref}, "
+                f"dataset={getattr(self.dataset, 'label', self.dataset.name)}, "
                 f"accuracy={self.accuracy * 100:.1f}%, loss={self.loss:.4f}, n={int(self.metrics.support.sum())})")
 
     def _repr_html_(self) -> str:
@@ -53,7 +54,8 @@ class Evaluation:
         m = self.metrics
         rows = "".join(f"<tr><td>{html.escape(c)}</td><td>{p:.3f}</td><td>{r:.3f}</td><td>{int(s)}</td></tr>"
                        for c, p, r, s in zip(self.class_names, m.precision, m.recall, m.support))
-        return (f"<div class='fmc-card'><h4>{html.escape(f'{self.model.ref} on {self.dataset.name}')}</h4>"
+        label = getattr(self.dataset, "label", self.dataset.name)
+        return (f"<div class='fmc-card'><h4>{html.escape(f'{self.model.ref} on {label}')}</h4>"
                 f"<p>accuracy {self.accuracy * 100:.1f}% on {int(m.support.sum())} images, loss {self.loss:.4f}</p>"
                 f"<table><tr><th>class</th><th>precision</th><th>recall</th><th>support</th></tr>{rows}</table>"
                 f"{figure_html(confusion_figure(m.confusion, self.class_names), dpi=80)}</div>")
@@ -107,7 +109,6 @@ def evaluate(model: Any, x: Any, y: Any = None, *, registry: "Registry | None" =
     from .registry import open_registry
     from .report import classification_metrics
     from .training.batching import predict_in_batches
-    from .training.data import register_arrays
     from .zoo import preprocess_images
 
     batch_size = whole(batch_size, "batch_size", 1, MAX_BATCH_SIZE)
@@ -126,7 +127,9 @@ def evaluate(model: Any, x: Any, y: Any = None, *, registry: "Registry | None" =
         if y is None:
             raise InputError("pass labels y with the images, or x = the name of a registry dataset")
         data = check_labelled(x, y, class_names, min_classes=1)
-        dataset = None
+        from .dataset_identity import dataset_of_arrays   # the dataset these arrays are, or a slice of
+
+        dataset = dataset_of_arrays(reg, data, save=False, labels=y)   # nothing written before the checks
     if record.num_classes:  # refuse a model that cannot predict these classes before loading its weights
         output_columns(record, int(record.num_classes), data.class_names)
     net = _classifier(record, reg)
@@ -141,9 +144,13 @@ def evaluate(model: Any, x: Any, y: Any = None, *, registry: "Registry | None" =
     loss = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
     pred = p[:, columns].argmax(axis=1)
     metrics = classification_metrics(data.y, pred, len(data.class_names))
-    if dataset is None:
-        dataset = register_arrays(reg, data, source="arrays")
+    if dataset is None or dataset.slice_rows is not None and dataset.slice_id is None:
+        from .dataset_identity import dataset_of_arrays
+
+        dataset = dataset_of_arrays(reg, data, save=True, labels=y)      # new images registered (reported)
     evaluation_id = reg.add_evaluation(record.id, dataset.id, accuracy=metrics.accuracy, loss=loss,
                                        num_examples=int(len(data.y)),
                                        metrics=metrics.to_dict(data.class_names), confusion=metrics.confusion.tolist())
+    if hasattr(reg, "link_slice"):
+        reg.link_slice("evaluations", evaluation_id, dataset)     # evaluated on a slice of a registered dataset
     return Evaluation(evaluation_id, record, dataset, data.class_names, metrics.accuracy, loss, metrics)

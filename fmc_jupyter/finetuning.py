@@ -40,7 +40,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .registry import Registry
 
 __all__ = ["finetune", "TrainingRun", "MODE_DEFAULTS", "resolve_model", "check_finetune_arguments",
-           "FinetuneArguments", "check_trainable"]
+           "FinetuneArguments", "check_trainable",
+           "records_defaults"]
 
 MODE_DEFAULTS: dict[str, dict[str, Any]] = {
     "head": {"optimizer": "adam", "learning_rate": 3e-3, "batch_size": 16, "epochs": 10},
@@ -279,10 +280,46 @@ def check_trainable(record: "ModelRecord") -> None:
                              "pick a Keras model: reg.search('format=keras or format=kerashub'))")
 
 
+def records_defaults(reg: "Registry", data: Any, *, lr: Any, epochs: Any,
+                     unfreeze: Any) -> tuple[Any, Any, Any, dict[str, Any] | None]:
+    """``(lr, epochs, unfreeze, origin)``: the user's own settings when any is given (``unfreeze`` None -> 0);
+    otherwise those of the best finished run (highest validation accuracy) on the registered dataset nearest to
+    the training images (``reg.similar_datasets``; the training data's own dataset first, at distance 0), with
+    ``origin`` saying which run, model and dataset they came from. ``(None, None, 0, None)`` when the registry
+    has no finished run to learn from."""
+    if lr is not None or epochs is not None or unfreeze is not None or not hasattr(type(reg), "best_runs"):
+        return lr, epochs, 0 if unfreeze is None else unfreeze, None
+    with_runs = set(reg.datasets_with_records(runs_only=True))
+    if not with_runs:
+        return None, None, 0, None
+    own = getattr(data.dataset, "id", None)
+    if own in with_runs:
+        nearest, distance = own, 0.0
+    else:
+        from .errors import FmcError
+
+        try:
+            near = reg.similar_datasets(data.train.x, data.train.y, k=1, among=with_runs)
+        except FmcError:                    # no reference embedder here: the mode defaults
+            return None, None, 0, None
+        if near.empty:
+            return None, None, 0, None
+        nearest, distance = int(near.loc[0, "dataset_id"]), float(near.loc[0, "distance"])
+    best = reg.best_runs(nearest, limit=1)
+    if best.empty:
+        return None, None, 0, None
+    row = best.iloc[0]
+    unfreeze = row["unfreeze"] if row["unfreeze"] not in (None, False) else 0
+    origin = {"dataset": reg.dataset(nearest).name, "distance": distance, "run_id": int(row["run_id"]),
+              "model": str(row["model"]), "val_accuracy": float(row["val_accuracy"]),
+              "learning_rate": float(row["learning_rate"]), "epochs": int(row["epochs"]), "unfreeze": unfreeze}
+    return origin["learning_rate"], origin["epochs"], unfreeze, origin
+
+
 def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = None,
              registry: "Registry | None" = None, class_names: Sequence[str] | None = None,
              validation_data: tuple[Any, Any] | None = None, validation_split: float = 0.2,
-             unfreeze: int | str = 0, lr: float | str | None = None, batch_size: int | str | None = None,
+             unfreeze: int | str | None = None, lr: float | str | None = None, batch_size: int | str | None = None,
              optimizer: Any = None, augment: Any = False, dropout: float = 0.2, seed: int = 0,
              progress: bool = True, callbacks: Sequence[Any] = (), kind: str = "finetune",
              tfds_data_dir: str | None = None, feature_cache: dict | None = None,
@@ -294,6 +331,9 @@ def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = N
     dataset name, or ``"tfds:<name>[/<split>]"`` (read with ``tfds.load``; ``tfds_data_dir`` for offline data).
     ``validation_data=(x_val, y_val)`` or a stratified ``validation_split``.
     ``unfreeze``: 0 (head only), k (top k weighted backbone layers) or ``"all"``; BatchNorm stays frozen.
+    When none of ``lr``, ``epochs``, ``unfreeze`` is given, they come from the best finished run on the nearest
+    registered dataset that has runs (:func:`records_defaults`; said in a note and in ``run.config
+    ["defaults_from"]``), else from the mode defaults (``unfreeze=0``).
     ``lr``: a number, ``"auto"`` (learning-rate range test, see :mod:`.training.lr_finder`) or None (mode default).
     ``batch_size``: a number, ``"auto"`` (start large, halve on out-of-memory) or None (mode default); any
     batch size is halved on out-of-memory and the training carries on (recorded in the run).
@@ -316,6 +356,7 @@ def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = N
     from .training.heads import build_classifier, set_unfrozen
     from .training.progress import Progress
 
+    unfreeze_given = unfreeze is not None      # None: from the records of the nearest runs, else 0
     checked = check_finetune_arguments(
         epochs=epochs, validation_data=validation_data, validation_split=validation_split, unfreeze=unfreeze, lr=lr,
         batch_size=batch_size, optimizer=optimizer, augment=augment, dropout=dropout, seed=seed, progress=progress,
@@ -330,6 +371,8 @@ def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = N
     # everything below up to register_data only reads: a refused call leaves the registry as it was
     data = prepare_data(x, y, registry=reg, class_names=class_names, validation_data=validation_data,
                         validation_split=validation_split, seed=seed, tfds_data_dir=tfds_data_dir)
+    lr, epochs, unfreeze, warm_start = records_defaults(reg, data, lr=lr, epochs=epochs,
+                                                        unfreeze=unfreeze if unfreeze_given else None)
     keras.utils.set_random_seed(seed)
     clf = build_classifier(record, reg, data.train.class_names, dropout=dropout, seed=seed)
     unfrozen = set_unfrozen(clf, unfreeze)
@@ -357,31 +400,39 @@ def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = N
               "features_once": use_features, "fresh_head": clf.fresh_head, "dropout": dropout, "seed": seed,
               "lr": lr if lr == "auto" else rate, "batch_size_requested": batch_size, "input_size": clf.input_size,
               "class_names": list(data.train.class_names), "train_examples": int(len(data.train.y)),
-              "val_examples": int(len(data.val.y)), "validation": "given" if validation_data is not None
+              "val_examples": int(len(data.val.y)), "defaults_from": warm_start, "validation": "given" if validation_data is not None
               else f"stratified {validation_split}", "source": data.source, "backend": keras.backend.backend()}
     started = time.perf_counter()
     run_id = reg.start_run(record.id, data.dataset.id if data.dataset else None, kind=kind,
                            optimizer=opt_name if isinstance(opt_name, str) else type(opt_name).__name__,
                            loss=LOSS, batch_size=batch, learning_rate=rate, epochs=epochs, config=config,
                            device=describe_device())
+    if data.dataset is not None and hasattr(reg, "link_slice"):
+        reg.link_slice("runs", run_id, data.dataset)          # trained on a slice of a registered dataset
     changes: list[dict[str, Any]] = []
     show = Progress(progress, title=f"{record.name} run {run_id}")
+    if warm_start:
+        show.note(f"learning rate {warm_start['learning_rate']:.3g}, {warm_start['epochs']} epochs, unfreeze="
+                  f"{warm_start['unfreeze']!r} from run {warm_start['run_id']} ({warm_start['model']}, val accuracy "
+                  f"{warm_start['val_accuracy']:.3f}) on '{warm_start['dataset']}', the nearest dataset with runs "
+                  f"(distance {warm_start['distance']:.2f}); pass lr=, epochs= or unfreeze= to choose yourself")
 
     def record_change(change) -> None:
         changes.append(change.to_dict() if hasattr(change, "to_dict") else change)
         reg.update_run(run_id, batch_size=changes[-1]["to"], batch_size_changes=changes)
 
-    saved: list[Any] = []
+    checkpoint_records: list[Any] = []
 
     def log_epoch(row: dict[str, Any]) -> None:
         reg.log_epoch(run_id, **{k: v for k, v in row.items()})
         if row["epoch"] + 1 in wanted:
-            saved.append(_save_checkpoint(reg, clf, record, run_id, row["epoch"], data.train.class_names))
+            checkpoint_records.append(_save_checkpoint(reg, clf, record, run_id, row["epoch"], data.train.class_names))
 
     try:
         finder = None
         if use_features:
-            key = (record.id, data.dataset.content_hash if data.dataset else None, len(data.train.y),
+            key = (record.id, data.dataset.content_hash if data.dataset else None,
+                   getattr(data.dataset, "slice_id", None), len(data.train.y),
                    len(data.val.y), seed, validation_split if validation_data is None else "given")
             cached = feature_cache.get(key) if feature_cache is not None else None
             if cached is None:
@@ -453,4 +504,4 @@ def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = N
     return TrainingRun(registry=reg, run_id=run_id, base=record, model=clf.model,
                        class_names=data.train.class_names, dataset=data.dataset, history=loop.history,
                        metrics=metrics, config=config, lr_finder=finder, batch_size_changes=changes,
-                       checkpoints=saved)
+                       checkpoints=checkpoint_records)

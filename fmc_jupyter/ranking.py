@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from .arrays import check_labelled, stratified_indices
+from .dataset_identity import dataset_of_arrays, slice_of
 from .errors import FmcError, InputError
 from .estimators import ESTIMATORS, rank_average
 from .records import ModelRecord
@@ -62,27 +63,35 @@ __all__ = ["rank", "check_rank_arguments", "Ranking", "DEFAULT_METHODS", "DEFAUL
 
 #: pseudo-method: the model's ImageNet top-1 accuracy (a prior), NaN where unknown
 PRIOR_METHOD = "top1"
+#: pseudo-method: the registry's own records on the nearest datasets (:func:`fmc_jupyter.similarity.records_scores`)
+RECORDS_METHOD = "records"
+_FIXED = (PRIOR_METHOD, RECORDS_METHOD)
 #: what ``methods=None`` computes
-DEFAULT_METHODS: tuple[str, ...] = ("knn", "linear_probe", PRIOR_METHOD, "logme", "leep")
+DEFAULT_METHODS: tuple[str, ...] = ("knn", "linear_probe", PRIOR_METHOD, "logme", "leep", RECORDS_METHOD)
 #: the methods rank-averaged into the ``combined`` column when ``methods=None`` (weights 1)
-DEFAULT_COMBINATION: tuple[str, ...] = ("knn", "linear_probe", PRIOR_METHOD)
+DEFAULT_COMBINATION: tuple[str, ...] = ("knn", "linear_probe", PRIOR_METHOD, RECORDS_METHOD)
 MIN_PER_CLASS = 2
 MIN_IMAGE_SIDE = 8
 SUBSAMPLE_FRACTION = 0.8
 
 
 def _known_methods() -> list[str]:
-    return sorted(ESTIMATORS) + [PRIOR_METHOD]
+    return sorted(ESTIMATORS) + list(_FIXED)
 
 
 def score_features(features: np.ndarray, probs: np.ndarray | None, labels: np.ndarray, methods: Sequence[str],
-                   prior: float | None = None) -> tuple[dict[str, float], dict[str, str]]:
-    """Each method's score of one model: ``({method: score}, {method: error})``; NaN where it does not apply."""
+                   prior: Any = None) -> tuple[dict[str, float], dict[str, str]]:
+    """Each method's score of one model: ``({method: score}, {method: error})``; NaN where it does not apply.
+
+    ``prior``: the model's ImageNet top-1 (or None), or ``{"top1": ..., "records": ...}`` for the scores that do
+    not depend on the features."""
+    fixed = dict(prior) if isinstance(prior, dict) else {PRIOR_METHOD: prior}
     scores: dict[str, float] = {}
     errors: dict[str, str] = {}
     for method in methods:
-        if method == PRIOR_METHOD:
-            scores[method] = float(prior) if prior is not None else float("nan")
+        if method in _FIXED:
+            value = fixed.get(method)
+            scores[method] = float(value) if value is not None and np.isfinite(value) else float("nan")
             continue
         fn, kind = ESTIMATORS[method]
         data = features if kind == "features" else probs
@@ -125,6 +134,8 @@ class Ranking:
         self.seconds = seconds
         self.num_examples = num_examples
         self.num_classes = num_classes
+        #: ``[(dataset name, distance)]`` whose records gave the ``records`` vote
+        self.records_from: list[tuple[str, float]] = []
 
     # DataFrame-like behaviour
     def __getattr__(self, name: str) -> Any:
@@ -157,9 +168,12 @@ class Ranking:
         return self.table[self.table["error"].notna()][["model", "model_id", "error"]]
 
     def _title(self) -> str:
-        name = getattr(self.dataset, "name", None) or "your data"
-        return (f"Ranking of {len(self.table)} models on {name} ({self.num_examples} images, {self.num_classes} "
+        name = getattr(self.dataset, "label", None) or getattr(self.dataset, "name", None) or "your images"
+        text = (f"Ranking of {len(self.table)} models on {name} ({self.num_examples} images, {self.num_classes} "
                 f"classes; combined = rank average of {', '.join(self.combination)})")
+        if self.records_from:
+            text += "; records from " + ", ".join(f"{n} (distance {d:.2f})" for n, d in self.records_from)
+        return text
 
     def __repr__(self) -> str:
         return f"{self._title()}\n{self.table.to_string(index=False)}"
@@ -181,7 +195,7 @@ class Ranking:
             _, ax = plt.subplots(figsize=(7, 0.4 * max(len(ok), 2) + 1))
         ax.barh(ok["model"].astype(str)[::-1], ok[column].astype(float)[::-1], color="#4c72b0")
         ax.set_xlabel(column if column != "combined" else "combined score (rank average, 1 = best)")
-        ax.set_title(getattr(self.dataset, "name", None) or "ranking")
+        ax.set_title(getattr(self.dataset, "label", None) or getattr(self.dataset, "name", None) or "ranking")
         ax.figure.tight_layout()
         return ax
 
@@ -342,10 +356,42 @@ def check_rank_arguments(x: Any, y: Any, models: Any, per_class: Any, methods: A
     flag(save, "save")
 
 
+def _records_vote(registry, dataset, images: np.ndarray, labels: np.ndarray, records: Sequence[ModelRecord], k: int,
+                  save: bool, progress: bool) -> tuple[np.ndarray, list[tuple[str, float]]]:
+    """The ``records`` vote ``(M,)`` of the candidates from the registry's own evaluations and runs on the ``k``
+    datasets nearest to the ranked images (and on this dataset itself, at distance 0), and ``[(dataset, distance)]``
+    it came from. NaN everywhere (and no extraction at all) when the registry holds no records."""
+    from .similarity import records_scores
+
+    none = np.full(len(records), np.nan)
+    if k <= 0 or not hasattr(type(registry), "similar_datasets"):
+        return none, []
+    with_records = registry.datasets_with_records()
+    own = getattr(dataset, "id", None)
+    others = set(with_records) - {own}
+    near: list[tuple[float, dict[str, float]]] = []
+    origin: list[tuple[str, float]] = []
+    if own in with_records:
+        near.append((0.0, registry.dataset_records(own)))
+        origin.append((dataset.name, 0.0))
+    if others:
+        try:
+            frame = registry.similar_datasets(images, labels, k=k, store=save, among=others)
+        except FmcError:          # no reference embedder here: rank without records
+            frame = None
+        for row in ([] if frame is None else frame.itertuples(index=False)):
+            near.append((float(row.distance), registry.dataset_records(int(row.dataset_id))))
+            origin.append((str(row.name), float(row.distance)))
+    if not near:
+        return none, []
+    return records_scores([r.name for r in records], near), origin
+
+
 def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, per_class: int | None = 20,
          methods: Sequence[str] | str | None = None, seed: int = 0, bootstrap: int = 10,
          dataset_name: str | None = None, *, class_names: Sequence[str] | None = None, layer: str | None = None,
-         cache: bool = True, progress: bool = True, save: bool = True) -> Ranking:
+         cache: bool = True, progress: bool = True, save: bool = True, neighbours: int = 5,
+         budget: Any = None) -> Ranking:
     """Rank candidate models by how well they are expected to transfer to ``(x, y)``.
 
     Parameters
@@ -361,10 +407,20 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
         computes those methods and orders by their rank average.
     bootstrap : how many 80% sub-slices to re-score for the ``top1_freq`` / ``top3_freq`` stability columns
         (0 skips it). Each costs one scoring of every model with the combination's methods (no extraction).
-    dataset_name : the name the slice is registered under (default ``rank-<content hash>``).
+    dataset_name : the name new images are registered under (default ``arrays-<content hash>``). Arrays equal to
+        a registered dataset, or a subset of one, are recorded as that dataset (and the ranked slice as row
+        indices into it), so nothing new is registered; new images are registered and reported (FmcWarning).
     layer : for user Keras files, a layer to read features from instead of the penultimate one.
+    budget : a time budget (``"10min"``, ``"90s"``, seconds): rank a large catalog by successive halving over
+        slice sizes (cheap signals and 5 images per class for every model, more images only for the leaders;
+        column ``stage`` says how far each model got; see :mod:`fmc_jupyter.ranking_budget`). Nothing is
+        stored; ``bootstrap`` does not apply.
+    neighbours : how many of the nearest registered datasets (``reg.similar_datasets``) with evaluations or
+        finished runs give the ``records`` vote (0: none). Without any records in the registry nothing is
+        computed for it.
 
-    Returns a :class:`Ranking`; it is also stored with ``registry.save_ranking`` (``save=False`` skips that).
+    Returns a :class:`Ranking`; it is also stored with ``registry.save_ranking``. ``save=False`` writes nothing
+    to the registry (no dataset, slice or ranking).
     A model that cannot be loaded or run is listed with its error; the others are still ranked.
     """
     from .registry import open_registry
@@ -373,6 +429,12 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
 
     check_rank_arguments(x, y, models, per_class, methods, seed, bootstrap, dataset_name, class_names, layer, cache,
                          progress, save)
+    if budget is not None:
+        from .ranking_budget import rank_within_budget
+
+        return rank_within_budget(x, y, models=models, registry=registry, budget=budget, per_class=per_class,
+                                  methods=methods, seed=seed, class_names=class_names, layer=layer, cache=cache,
+                                  progress=progress, save=save, neighbours=neighbours, dataset_name=dataset_name)
     t_start = time.perf_counter()
     registry = registry if registry is not None else open_registry()
     method_list, combination = _check_methods(methods)
@@ -391,11 +453,11 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
     rows = stratified_indices(data.y, per_class, seed)
     images = data.x[rows]
     labels = data.y[rows]
-    if dataset is None or per_class is not None and len(rows) < len(data.y):
-        name = dataset_name or f"rank-{images_hash(images)[:12]}"
-        dataset = registry.add_dataset(images, labels, name=name, class_names=data.class_names,
-                                       description=f"slice of {per_class} images per class ranked by fmc.rank"
-                                       if per_class else "images ranked by fmc.rank", source="rank")
+    if dataset is None:     # arrays: the registered dataset they are (or a slice of), else new images
+        dataset = dataset_of_arrays(registry, data, save=save, name=dataset_name, source="arrays",
+                                    description="images passed to fmc.rank", labels=y)
+    if dataset is not None and len(rows) < len(data.y):
+        dataset = slice_of(registry, dataset, rows, save=save)
     data_hash = images_hash(images)
 
     table = {m: np.full(len(records), np.nan) for m in method_list}
@@ -405,10 +467,12 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
     cached = np.zeros(len(records), dtype=bool)
     feats: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
     feature_keys: dict[int, str] = {}
+    vote, records_from = _records_vote(registry, dataset, images, labels, records, neighbours, save, progress) \
+        if RECORDS_METHOD in method_list else (np.full(len(records), np.nan), [])
     priors = {}
     for j, record in enumerate(records):
         t0 = time.perf_counter()
-        priors[record.id] = record.top1
+        priors[record.id] = {PRIOR_METHOD: record.top1, RECORDS_METHOD: None if np.isnan(vote[j]) else float(vote[j])}
         try:
             ex = extract_features(record, images, registry, layer=layer if source_of(record).reads_layers else None,
                                   data_hash=data_hash, cache=cache, progress=progress)
@@ -420,12 +484,12 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
             cached[j] = ex.cached
             feature_keys[record.id] = ex.key
             feats[record.id] = (ex.features, ex.probs)
-            scores, method_errors = score_features(ex.features, ex.probs, labels, method_list, record.top1)
+            scores, method_errors = score_features(ex.features, ex.probs, labels, method_list, priors[record.id])
             for m, v in scores.items():
                 table[m][j] = v
             if method_errors:
                 text = "; ".join(f"{m}: {e}" for m, e in method_errors.items())
-                if all(np.isnan(scores[m]) for m in method_list):
+                if all(np.isnan(scores[m]) for m in method_list if m not in _FIXED):
                     errors[j] = text            # nothing could be scored: the model is not ranked
                 else:
                     notes[j] = text             # some methods failed: ranked on the others
@@ -464,11 +528,16 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
               "scores": {m: (None if pd.isna(getattr(r, m)) else float(getattr(r, m))) for m in method_list},
               "stability": {"top1": None if pd.isna(r.top1_freq) else float(r.top1_freq),
                             "top3": None if pd.isna(r.top3_freq) else float(r.top3_freq), "bootstrap": bootstrap},
-              "seconds": float(r.seconds), "error": r.error} for r in frame.itertuples(index=False)],
+              "seconds": float(r.seconds), "error": r.error if isinstance(r.error, str) else None}
+             for r in frame.itertuples(index=False)],
             per_class=per_class, seed=seed,
             models_query=models if isinstance(models, str) else json.dumps([r.ref for r in records]),
             seconds=total)
-    return Ranking(frame, methods=method_list, combination=combination, dataset=dataset, ranking_id=ranking_id,
-                   per_class=per_class, seed=seed, seconds=total, num_examples=len(labels),
-                   num_classes=int(len(np.unique(labels))))
+        if hasattr(registry, "link_slice"):
+            registry.link_slice("rankings", ranking_id, dataset)
+    ranking = Ranking(frame, methods=method_list, combination=combination, dataset=dataset, ranking_id=ranking_id,
+                      per_class=per_class, seed=seed, seconds=total, num_examples=len(labels),
+                      num_classes=int(len(np.unique(labels))))
+    ranking.records_from = records_from
+    return ranking
 

@@ -143,6 +143,16 @@ class DatasetRecord:
     created_by: str
     description: str = ""
     created_at: str | None = None
+    #: set when the record stands for a slice of this dataset: the stored slice's id, and its row indices
+    slice_id: int | None = None
+    slice_rows: list | None = None
+
+    @property
+    def label(self) -> str:
+        """The dataset's name, and the slice when it is one: ``sign-digits (slice: 200 of 2062 images)``."""
+        if self.slice_rows is None:
+            return self.name
+        return f"{self.name} (slice: {len(self.slice_rows)} of {self.num_examples} images)"
 
     def _repr_html_(self) -> str:
         keys = ["num_examples", "image_shape", "num_classes", "class_names", "class_counts", "source",

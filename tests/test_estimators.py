@@ -273,9 +273,74 @@ def test_normalised_ranks_ties_and_missing():
 
 def test_rank_average_skips_missing_methods():
     combined = rank_average({"a": np.array([1.0, 2.0, 3.0]), "b": np.array([3.0, 2.0, np.nan])})
-    assert combined == pytest.approx([0.5, 0.25, 1.0])   # a: 0, .5, 1; b: 1, 0, missing
+    # a: ranks 0, .5, 1 (full vote); b: 1, 0, missing, scored 2 of 3 models -> vote (2-1)/(3-1) = 1/2
+    assert combined == pytest.approx([0.5 / 1.5, 0.5 / 1.5, 1.0])
     with pytest.raises(InputError):
         rank_average({"a": np.ones(2), "b": np.ones(3)})
+
+
+def test_lone_score_is_missing_not_best():
+    """A prior known for one model only carries no order: it must not lift that model (issue 16)."""
+    knn = np.array([0.9, 0.8, 0.7, 0.6])
+    probe = np.array([0.85, 0.8, 0.75, 0.5])
+    top1 = np.array([np.nan, np.nan, np.nan, 0.7])        # only the worst model has a known top-1
+    assert np.isnan(normalised_ranks(top1)).all()
+    combined = rank_average({"knn": knn, "linear_probe": probe, "top1": top1})
+    assert combined[3] == 0.0                               # worst on every method that ranks it: 0
+    assert combined[0] == 1.0
+    assert np.argsort(-combined).tolist() == [0, 1, 2, 3]
+    assert combined == pytest.approx(rank_average({"knn": knn, "linear_probe": probe}))
+
+
+def test_worst_everywhere_scores_zero_best_everywhere_one():
+    rng = np.random.default_rng(3)
+    scores = {m: rng.normal(size=6) for m in "abc"}
+    for m in scores:
+        scores[m][2] = -10.0
+        scores[m][4] = 10.0
+    scores["c"][1] = np.nan
+    combined = rank_average(scores)
+    assert combined[2] == 0.0 and combined[4] == 1.0
+
+
+def naive_rank_average(scores, weights=None):
+    """Float64 reference written from the docstring's formula, one model and one pair at a time."""
+    methods = list(scores)
+    size = len(scores[methods[0]])
+    out = []
+    for j in range(size):
+        num = den = 0.0
+        for m in methods:
+            s = [float(v) for v in scores[m]]
+            finite = [v for v in s if np.isfinite(v)]
+            if not np.isfinite(s[j]) or len(finite) < 2:
+                continue
+            below = sum(v < s[j] for v in finite)
+            ties = sum(v == s[j] for v in finite) - 1
+            r = (below + ties / 2) / (len(finite) - 1)
+            v_m = (1.0 if weights is None else weights.get(m, 1.0)) * (len(finite) - 1) / (size - 1)
+            num += v_m * r
+            den += v_m
+        out.append(num / den if den > 0 else np.nan)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_rank_average_matches_naive_reference(seed):
+    rng = np.random.default_rng(seed)
+    scores = {m: np.round(rng.normal(size=7), 1) for m in ("a", "b", "c")}   # rounding makes ties
+    scores["b"][rng.choice(7, 3, replace=False)] = np.nan
+    scores["c"][:6] = np.nan                                              # a lone score
+    weights = {"a": 2.0, "b": 0.5}
+    np.testing.assert_allclose(rank_average(scores, weights), naive_rank_average(scores, weights), rtol=1e-12)
+    np.testing.assert_allclose(rank_average(scores), naive_rank_average(scores), rtol=1e-12)
+
+
+def test_rank_average_no_finite_score_is_nan_and_bad_weight_refused():
+    combined = rank_average({"a": np.array([1.0, np.nan, 2.0])})
+    assert np.isnan(combined[1]) and combined[2] == 1.0
+    with pytest.raises(InputError, match="weight"):
+        rank_average({"a": np.ones(3)}, {"a": -1.0})
 
 
 @pytest.mark.parametrize("name", sorted(ESTIMATORS))

@@ -298,6 +298,7 @@ def test_lr_auto_runs_a_range_test_and_trains_with_its_choice(reg, signs, featur
     assert rec.learning_rate == pytest.approx(finder.suggested)
     assert rec.config["lr"] == "auto" and rec.config["lr_finder"]["suggested"] == pytest.approx(finder.suggested)
     assert rec.history[0]["learning_rate"] == pytest.approx(finder.suggested, rel=1e-5)
+    assert run.checkpoints == []          # the range test's weight backup is not a checkpoint (issue 16)
     assert "Learning-rate range test" in run.report().path.read_text()
     assert "data:image/png;base64," in finder._repr_html_()
 

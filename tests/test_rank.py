@@ -91,13 +91,16 @@ def test_rank_real_models_on_real_images(env):
     assert np.isfinite(row.loc[refs[1], "leep"])                     # TFLite ImageNet head probabilities
     assert row.loc["MobileNet_0.25_224:v1", "top1"] == pytest.approx(0.498)
     assert np.isfinite(row[["logme", "knn", "linear_probe"]].to_numpy(dtype=float)).all()
-    assert list(r.combination) == ["knn", "linear_probe", "top1"]
+    from fmc_jupyter.ranking import DEFAULT_COMBINATION
+
+    assert r.combination == DEFAULT_COMBINATION and "records" in r.columns   # no records yet: all NaN
+    assert r["records"].isna().all() and r.records_from == []
     assert r["top1_freq"].sum() == pytest.approx(1.0)               # exactly one winner per sub-slice
     assert (r["top3_freq"] >= r["top1_freq"]).all()
-    # stored against the registered slice
+    # the user's 24 images are registered (reported), the ranking is stored against its 18-image slice
     stored = reg.rankings(dataset=r.dataset.id)
     assert set(stored["model"]) == {ref.split(":v")[0] for ref in refs}
-    assert r.dataset.num_examples == 18
+    assert r.dataset.num_examples == 24 and len(r.dataset.slice_rows) == 18
     html = r._repr_html_()
     assert "MobileNet_0.25_224:v1" in html and "<table" in html
     ax = r.plot()
@@ -227,3 +230,105 @@ def test_unknown_model_and_dataset_names(env):
     with pytest.raises(NotFoundError):
         fmc.rank("no-such-dataset", models=["MobileNet_0.25_224"], registry=reg, progress=False)
     assert issubclass(NotFoundError, FmcError)
+
+
+def test_every_registered_model_is_rankable_kept_finetuned_and_multi_output(env, tmp_path):
+    """A version kept after fine-tuning (Input -> backbone model -> head model) and a user file with several
+    outputs are ranked on the features feeding their classifier output (issue 16)."""
+    import keras
+
+    from fmc_jupyter.training.heads import build_classifier
+
+    reg, refs, _ = env
+    base = reg.model("tiny_cnn")
+    clf = build_classifier(base, reg, ("airplane", "automobile", "bird"), seed=0)
+    clf.model.save(tmp_path / "kept.keras")
+    kept = reg.add_model(tmp_path / "kept.keras", parent=base.ref, labels=["airplane", "automobile", "bird"])
+    assert kept.version == 2
+
+    keras.utils.set_random_seed(5)
+    inp = keras.Input((32, 32, 3))
+    conv = keras.layers.Conv2D(6, 3, strides=2, activation="relu", name="conv")(inp)
+    pooled = keras.layers.GlobalAveragePooling2D(name="pool")(conv)
+    aux = keras.layers.Dense(7, name="aux_logits")(pooled)                 # logits: softmax applied for LEEP
+    main = keras.layers.Dense(3, activation="softmax", name="main")(pooled)
+    keras.Model(inp, [conv, aux, main]).save(tmp_path / "multi.keras")    # a 4-D output first
+    multi = reg.add_model(tmp_path / "multi.keras", name="multi_out")
+
+    x, y = cifar_slice(per_class=5)
+    r = fmc.rank(x, y, models=[kept.ref, multi.ref], registry=reg, per_class=5, bootstrap=0, progress=False,
+                 methods=["knn", "leep"])
+    assert r["error"].isna().all(), r.failed
+    rows = r.table.set_index("model")
+    assert np.isfinite(rows[["knn", "leep"]].to_numpy(dtype=float)).all()
+    from fmc_jupyter.zoo.features import extract_features
+
+    ex = extract_features(multi, x.astype(np.float32), reg, progress=False, cache=False)
+    assert ex.features.shape == (len(x), 6) and ex.probs.shape == (len(x), 7)   # first classifier output: aux
+    np.testing.assert_allclose(ex.probs.sum(axis=1), 1.0, rtol=1e-5)
+    ex_kept = extract_features(kept, x.astype(np.float32), reg, progress=False, cache=False)
+    assert ex_kept.features.shape == (len(x), 8) and ex_kept.probs.shape == (len(x), 3)
+
+
+def test_ranking_a_subset_keeps_the_datasets_identity_and_save_false_writes_nothing(env):
+    reg, refs, _ = env
+    with np.load(DATA / "datasets" / "cifar10_small.npz") as npz:
+        x, y, names = npz["x_test"], npz["y_test"], npz["class_names"]
+    idx = np.concatenate([np.flatnonzero(y == c)[:10] for c in (0, 1, 2)])
+    full = reg.add_dataset(x[idx], y[idx], name="cifar-30", class_names=[str(n) for n in names])
+    sub = idx[np.r_[0:6, 10:16, 20:26]]                  # 6 of each class, a subset of the registered images
+    before = len(reg.datasets()), len(reg.rankings())
+    tables_before = {t: reg.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                     for t in ("datasets", "dataset_slices", "rankings", "ranking_scores")}
+    quiet = fmc.rank(x[sub], y[sub], models=refs[1:2], registry=reg, per_class=4, bootstrap=0, progress=False,
+                     save=False)
+    assert quiet.ranking_id is None and quiet.dataset.name == "cifar-30"
+    assert {t: reg.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables_before} == tables_before
+    r = fmc.rank(x[sub], y[sub], models=refs[1:2], registry=reg, per_class=4, bootstrap=0, progress=False)
+    assert len(reg.datasets()) == before[0]              # no rank-<hash> / arrays-<hash> dataset
+    assert r.dataset.id == full.id and len(r.dataset.slice_rows) == 12
+    assert "cifar-30 (slice: 12 of 30 images)" in repr(r)
+    stored = reg.db.execute("SELECT dataset_id, slice_id FROM rankings WHERE id = ?", [r.ranking_id]).fetchone()
+    assert stored == (full.id, r.dataset.slice_id)
+    assert len(reg.rankings(dataset="cifar-30")) == 1
+
+
+def test_new_images_are_registered_and_reported(env):
+    from fmc_jupyter.errors import FmcWarning
+
+    reg, refs, _ = env
+    rng = np.random.default_rng(11)
+    x = rng.integers(0, 256, size=(8, 32, 32, 3), dtype=np.uint8)
+    y = np.repeat([0, 1], 4)
+    with pytest.warns(FmcWarning, match="registered your 8 images as the new public dataset 'arrays-"):
+        r = fmc.rank(x, y, models=refs[1:2], registry=reg, per_class=None, bootstrap=0, progress=False)
+    assert r.dataset.name.startswith("arrays-") and r.dataset.num_examples == 8
+
+
+def test_budgeted_ranking_halves_the_field_and_says_how_far_each_model_got(env, tmp_path, monkeypatch):
+    from fmc_jupyter.ranking_budget import parse_budget
+
+    reg, refs, _ = env
+    assert parse_budget("10min") == 600 and parse_budget("90s") == 90 and parse_budget(2.5) == 2.5
+    for bad in ("soon", "-3s", 0, True, "5 parsecs"):
+        with pytest.raises(InputError, match="budget"):
+            parse_budget(bad)
+    gone = reg.add_model(small_keras_file(tmp_path / "gone.keras", seed=2), name="gone_cnn")
+    reg.artifact_path(gone).unlink()                      # its weights are not available here
+    x, y = cifar_slice(per_class=10)
+    models = refs + [gone.ref]
+    r = fmc.rank(x, y, models=models, registry=reg, per_class=10, budget="1h", progress=False)
+    stages = r.table.set_index("model")["stage"]
+    assert stages[gone.ref].startswith("weights unavailable here")
+    assert (stages[refs] == "10/class").sum() == 2           # 4 models on 5/class, the better 2 on 10/class
+    assert (stages[refs] == "5/class").sum() == 2
+    assert list(r.table["stage"][:2]) == ["10/class", "10/class"]     # the deepest rung first
+    assert r.table["rank"].notna().sum() == 4
+    from fmc_jupyter.zoo.sources import SOURCES
+
+    calls = []
+    source = SOURCES["keras_file"]
+    real = source.features
+    monkeypatch.setattr(source, "features", lambda record, *a, **k: calls.append(record.ref) or real(record, *a, **k))
+    fmc.rank(x, y, models=[gone.ref, refs[1]], registry=reg, per_class=10, budget=60, progress=False)
+    assert gone.ref not in calls                          # remembered as unavailable: not tried again

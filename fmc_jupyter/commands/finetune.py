@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="learning rate, or 'auto' for a learning-rate range test")
     parser.add_argument("--batch-size", type=auto_or(whole_number()), default=None,
                         help="batch size, or 'auto' (start large, halve on out-of-memory)")
-    parser.add_argument("--unfreeze", type=auto_or(whole_number(), word="all"), default=0,
+    parser.add_argument("--unfreeze", type=auto_or(whole_number(), word="all"), default=None,
                         help="0 = train the head only (default), k = also the top k backbone layers, 'all'")
     parser.add_argument("--augment", action="store_true", help="random flips, rotations, zooms and shifts")
     parser.add_argument("--validation-split", type=real_number(), default=0.2, help="stratified validation share (0.2)")

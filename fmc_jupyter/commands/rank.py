@@ -1,4 +1,4 @@
-"""``%findcnn rank <x> <y> [--models <query>] [--per-class N] [--methods ...]``: which models transfer best to
+"""``%findcnn rank <x> <y> [--models <query>] [--per-class N] [--budget 10min] [--methods ...]``: which models transfer best to
 your images (:func:`fmc_jupyter.ranking.rank`)."""
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(the library's default when left out; in %%%%findcnn rank ... --models, the cell body)")
     parser.add_argument("--per-class", type=auto_or(whole_number(), word="all"), default=20,
                         help="images per class in the ranked slice (default 20; 'all' for every image)")
+    parser.add_argument("--budget", default=None,
+                        help="time budget such as 10min or 90s: successive halving over slice sizes, more images "
+                             "only for the leaders (column 'stage' says how far each model got)")
     parser.add_argument("--methods", nargs="+", default=None,
                         help="transferability estimators, space or comma separated (default: the library's)")
 
@@ -28,6 +31,8 @@ def run(args: argparse.Namespace, ctx: Context) -> Any:
 
     x, y = ctx.images_and_labels(args.x, args.y)
     options = {"models": query_text(args.models)} if args.models else {}
+    if args.budget is not None:
+        options["budget"] = args.budget
     methods = [m for part in args.methods for m in part.split(",") if m] if args.methods else None
     per_class = None if args.per_class == "all" else args.per_class
     return rank(x, y, registry=ctx.registry, per_class=per_class, methods=methods, **options)

@@ -40,6 +40,8 @@ from . import fields
 from .access import CATALOG_OWNER, Access, not_found_model
 from .artifacts import LocalArtifactStore, make_dirs
 from .interface import RegistryInterface
+from .dataset_records import DatasetRecordsMixin
+from .datasets_identity import DatasetIdentityMixin
 from .lineage import LineageMixin
 from .schema import MIGRATIONS
 
@@ -97,7 +99,7 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-class Registry(LineageMixin, RegistryInterface):
+class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, RegistryInterface):
     """Models, datasets, training runs, rankings and evaluations of one registry file.
 
     Use :func:`open_registry`; ``user`` is who reads and writes (default :func:`config.current_user`).
@@ -822,14 +824,19 @@ class Registry(LineageMixin, RegistryInterface):
                 "accuracy": accuracy, "loss": loss, "metrics": _json(metrics), "confusion": _json(confusion)}).last_pk
 
     def leaderboard(self, dataset: Any) -> pd.DataFrame:
-        """Best evaluation of every visible model on ``dataset``, best first."""
-        dataset_id = self.dataset(dataset).id
+        """Best evaluation of every visible model on ``dataset`` and on each of its slices, best first.
+
+        ``slice``: empty for the whole dataset, else ``"N of M images (slice S)"`` (evaluations on part of it).
+        """
+        record = self.dataset(dataset)
         visible, vparams = self._visible("m")
         cur = self.db.execute(
             "SELECT m.id AS model_id, m.name, m.version, m.owner, max(e.accuracy) AS accuracy, count(*) AS evaluations, "
-            "max(e.created_at) AS last_evaluated FROM evaluations e JOIN models m ON m.id = e.model_id "
-            f"WHERE e.dataset_id = ? AND {visible} GROUP BY m.id ORDER BY accuracy DESC",
-            [dataset_id] + vparams)
+            "max(e.created_at) AS last_evaluated, CASE WHEN e.slice_id IS NULL THEN '' ELSE "
+            "s.num_examples || ' of ' || ? || ' images (slice ' || s.id || ')' END AS slice "
+            "FROM evaluations e JOIN models m ON m.id = e.model_id LEFT JOIN dataset_slices s ON s.id = e.slice_id "
+            f"WHERE e.dataset_id = ? AND {visible} GROUP BY m.id, e.slice_id ORDER BY accuracy DESC",
+            [record.num_examples, record.id] + vparams)
         return pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description])
 
 

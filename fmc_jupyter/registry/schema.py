@@ -301,6 +301,13 @@ def _v31_kerashub_catalog(conn: sqlite3.Connection) -> None:
                      [tuple(r[c] for c in cols) for r in rows])
 
 
+# ---- 20-21: dataset identity and records (issue 16, branch `ranking`): slices of registered datasets, the
+# per-image hash index and slice links (registry/datasets_identity.py); dataset signatures
+# (registry/dataset_records.py)
+from .dataset_records import MIGRATION_21 as _V21  # noqa: E402
+from .datasets_identity import MIGRATION_20 as _V20  # noqa: E402
+
 #: (number, SQL or function). Migration 1 also seeds the catalog (see ``registry.catalog``).
 MIGRATIONS: list[tuple[int, object]] = [(1, _V1), (7, _V7), (8, _V8), (9, _v9_owner_namespaces), (10, _V10),
+                                        (20, _V20), (21, _V21),
                                         (30, _v30_model_sources), (31, _v31_kerashub_catalog)]

@@ -136,7 +136,12 @@ def register_data(registry: "Registry", data: TrainingData) -> TrainingData:
     """``data`` with its ``pending`` arrays stored as a registry dataset (a no-op when already stored)."""
     if data.pending is None:
         return data
-    record = register_arrays(registry, data.pending, source=data.pending_source)
+    if data.pending_source == "arrays":       # the dataset these arrays are, or a slice of, or new (reported)
+        from ..dataset_identity import dataset_of_arrays
+
+        record = dataset_of_arrays(registry, data.pending, save=True, source="arrays")
+    else:
+        record = register_arrays(registry, data.pending, source=data.pending_source)
     return replace(data, dataset=record, pending=None)
 
 

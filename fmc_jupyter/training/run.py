@@ -102,7 +102,7 @@ class TrainingRun:
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise InputError(f"path must be a file path for the HTML report, not {type(path).__name__}")
         rec = self.record
-        summary = [("base model", self.base.ref), ("dataset", self.dataset.name if self.dataset else None),
+        summary = [("base model", self.base.ref), ("dataset", self.dataset.label if self.dataset else None),
                    ("status", rec.status), ("mode", self.config.get("mode")),
                    ("unfrozen layers", self.config.get("unfrozen_layers")), ("optimizer", rec.optimizer),
                    ("learning_rate", rec.learning_rate), ("batch_size", rec.batch_size),
@@ -110,7 +110,7 @@ class TrainingRun:
                    ("device", rec.device), ("duration_s", rec.duration_s), ("outcome", rec.outcome),
                    ("val_accuracy", self.val_accuracy)]
         report = TrainingReport(title=f"Training run {self.run_id}: {self.base.ref} on "
-                                      f"{self.dataset.name if self.dataset else 'arrays'}",
+                                      f"{self.dataset.label if self.dataset else 'arrays'}",
                                 history=self._history, class_names=list(self.class_names), metrics=self.metrics,
                                 summary=summary, lr_finder=self.lr_finder)
         if path is None:  # beside the registry's artifacts; a remote registry's reports stay in the local cache
@@ -146,7 +146,7 @@ class TrainingRun:
         self._need_model("keep")
         self._need_undecided()
         acc = self.val_accuracy
-        text = description or (f"{self.base.ref} fine-tuned on {self.dataset.name if self.dataset else 'arrays'} "
+        text = description or (f"{self.base.ref} fine-tuned on {self.dataset.label if self.dataset else 'arrays'} "
                                f"(run {self.run_id}" + (f", val accuracy {acc * 100:.1f}%" if acc is not None else "")
                                + ")")
         with tempfile.TemporaryDirectory(prefix="fmc-keep-") as tmp:

@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["ExtractedFeatures", "extract_features", "feature_cache_key", "images_hash", "min_input_size",
            "progress_bar"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2: TFLite input quantization from the model; no fake head for embedding files
 
 
 @dataclass

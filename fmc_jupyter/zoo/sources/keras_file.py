@@ -162,21 +162,9 @@ class KerasFileSource(ModelSource):
         size = int(in_shape[1]) if in_shape[1] else None
         if size is None and record.input_size is None:
             self.check_size(record, images)
-        if layer:
-            try:
-                feature_tensor = model.get_layer(layer).output
-            except ValueError:
-                names = [lay.name for lay in model.layers]
-                raise InputError(f"{record.ref} has no layer {layer!r}; its layers end with {names[-6:]}") from None
-            name = layer
-        else:
-            last = model.layers[-1]
-            feature_tensor = last.input
-            name = f"input of {last.name}"
+        feature_tensor, head, name = _keras_feature_and_head(model, layer, record)
         inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-        extractor = keras.Model(inputs, [feature_tensor, model.outputs[0]])
-        activation = getattr(model.layers[-1], "activation", None)
-        act_name = getattr(activation, "__name__", str(activation))
+        extractor = keras.Model(inputs, [feature_tensor] + ([head] if head is not None else []))
         rec = record if record.input_size or size is None else self.with_size(record, size)
         side = int(rec.input_size or 0)
         h, w = (side, side) if side else (images.shape[1], images.shape[2])
@@ -190,17 +178,20 @@ class KerasFileSource(ModelSource):
             for start in range(0, len(images), batch_size):
                 x = self.preprocess(rec, images[start:start + batch_size])
                 try:
-                    f, p = extractor.predict_on_batch(x)
+                    got = extractor.predict_on_batch(x)
                 except Exception as exc:
                     raise ModelLoadError(f"{record.ref} failed on images of {x.shape[1]}x{x.shape[2]} px: "
                                          f"{type(exc).__name__}: {str(exc)[:300]}") from exc
-                f = np.asarray(f)
+                f = np.asarray(got[0] if isinstance(got, (list, tuple)) else got)
                 if f.ndim == 4:
                     f = f.mean(axis=(1, 2))
                 feats.append(f.reshape(len(f), -1))
-                heads.append(np.asarray(p).reshape(len(f), -1))
+                if head is not None:
+                    heads.append(np.asarray(got[1]).reshape(len(f), -1))
                 bar.update(len(x))
-        return np.concatenate(feats), as_probabilities(np.concatenate(heads), act_name), name
+        if head is None:                      # an embedding model: no source head for LEEP / NCE
+            return np.concatenate(feats), None, name
+        return np.concatenate(feats), _as_probabilities(np.concatenate(heads).astype(np.float64)), name
 
     def layer_reader(self, record: ModelRecord, registry: "Registry | None" = None, *, mode: str = "auto",
                      label: str | None = None) -> tuple["LayerReader", list[str]]:
@@ -249,3 +240,56 @@ def split_classifier(full: Any, record: ModelRecord) -> tuple[Any, Any]:
 
 
 register_source(KerasFileSource())
+
+
+def _producer(tensor):
+    """``(operation, its input tensors)`` that computed a symbolic Keras tensor in its model's graph."""
+    op, node_index, _ = tensor._keras_history  # noqa: SLF001 - Keras 3's record of the graph
+    return op, list(op._inbound_nodes[node_index].input_tensors)  # noqa: SLF001
+
+
+def _keras_feature_and_head(model, layer: str | None, record: ModelRecord):
+    """``(feature tensor, classifier output tensor or None, description)`` of a stored Keras model.
+
+    The classifier output is the first 2-D output computed by a ``Dense`` layer, a (1x1) ``Conv2D`` or a nested
+    model (a model fine-tuned here is ``Input -> backbone -> head model``), through any trailing activation,
+    reshape, flatten or dropout;
+    the features are that layer's input *in the outer graph*. Several outputs: the first classifier output
+    wins. No classifier output (an embedding model): the first output is the feature and there is no head.
+    """
+    import keras
+
+    _PASS_THROUGH = (keras.layers.Activation, keras.layers.Softmax, keras.layers.Reshape, keras.layers.Flatten,
+                     keras.layers.Dropout)
+    chosen = None
+    for out in model.outputs:
+        if len(out.shape) != 2:
+            continue
+        op, ins = _producer(out)
+        while not op.weights and len(ins) == 1 and isinstance(op, _PASS_THROUGH):
+            op, ins = _producer(ins[0])
+        if isinstance(op, (keras.layers.Dense, keras.layers.Conv2D, keras.Model)) and len(ins) == 1:
+            chosen = (ins[0], out, op.name)
+            break
+    if layer:
+        try:
+            feature_tensor = model.get_layer(layer).output
+        except ValueError:
+            names = [lay.name for lay in model.layers]
+            raise InputError(f"{record.ref} has no layer {layer!r}; its layers end with {names[-6:]}") from None
+        return feature_tensor, chosen[1] if chosen else None, layer
+    if chosen is None:
+        return model.outputs[0], None, f"output of {model.layers[-1].name}"
+    return chosen[0], chosen[1], f"input of {chosen[2]}"
+
+
+def _as_probabilities(out: np.ndarray) -> np.ndarray:
+    """Head outputs ``(N, Z)`` as class probabilities: kept when they already are (rows in [0, 1] summing to 1),
+    else softmax of logits; one sigmoid column ``p`` becomes ``[1 - p, p]``."""
+    if out.shape[1] == 1:
+        p = out[:, 0] if (out >= 0).all() and (out <= 1).all() else 1 / (1 + np.exp(-out[:, 0]))
+        return np.stack([1 - p, p], axis=1).astype(np.float32)
+    if (out >= 0).all() and np.allclose(out.sum(axis=1), 1.0, atol=1e-3):
+        return out.astype(np.float32)
+    probs = np.exp(out - out.max(axis=1, keepdims=True))
+    return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)

@@ -22,7 +22,7 @@ def resize_images(images: np.ndarray, size: int, batch_size: int = 256) -> np.nd
     for start in range(0, len(images), batch_size):
         chunk = images[start:start + batch_size].astype(np.float32)
         out[start:start + batch_size] = keras.ops.convert_to_numpy(
-            keras.ops.image.resize(chunk, (size, size), interpolation="bilinear", antialias=chunk.shape[1] > size))
+            keras.ops.image.resize(chunk, (size, size), interpolation="bilinear", antialias=max(chunk.shape[1], chunk.shape[2]) > size))
     return out
 
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ...registry import Registry
     from .layers import LayerReader
 
-__all__ = ["TFLiteSource", "tflite_interpreter"]
+__all__ = ["TFLiteSource", "tflite_interpreter", "tflite_input"]
 
 _NO_DIFF = "diff compares Keras models (.keras, .h5). Compare TFLite models by their evaluations instead (fmc.evaluate)"
 
@@ -143,16 +143,9 @@ class TFLiteSource(ModelSource):
         probs = None
         if prob_idx is not None:
             probs = np.empty((len(images), int(details[prob_idx]["shape"][-1])), dtype=np.float32)
-        dtype = inp["dtype"]
         with progress_bar(len(images), record.ref, progress) as bar:
             for start in range(0, len(images), 64):
-                chunk = resize_images(images[start:start + 64], size)
-                if dtype == np.uint8:
-                    chunk = np.clip(np.round(chunk), 0, 255).astype(np.uint8)
-                elif dtype == np.int8:
-                    chunk = (np.clip(np.round(chunk), 0, 255) - 128).astype(np.int8)
-                else:
-                    chunk = (chunk / 127.5 - 1.0).astype(np.float32)
+                chunk = tflite_input(resize_images(images[start:start + 64], size), inp, record.preprocessing)
                 for j in range(len(chunk)):
                     interp.set_tensor(inp["index"], chunk[j:j + 1])
                     interp.invoke()
@@ -175,6 +168,32 @@ class TFLiteSource(ModelSource):
 
     def file_reader(self, path: Path, label: str, mode: str) -> tuple["LayerReader", list[str]]:
         raise ModelLoadError(f"{label} is a TFLite model; {_NO_DIFF}")
+
+
+def tflite_input(pixels: np.ndarray, detail: dict, preprocessing: str | None = None) -> np.ndarray:
+    """0..255 RGB ``pixels (N, S, S, 3)`` as the TFLite input tensor ``detail`` wants them.
+
+    The real-valued range the model was calibrated on is read from the input's quantization ``(scale, zero
+    point)``: a quantized input represents ``[(q_min - zero) * scale, (q_max - zero) * scale]``; ``~[-1, 1]``
+    means ``x / 127.5 - 1``, ``~[0, 1]`` means ``x / 255``, anything wider means raw pixels. The real values
+    are then quantized with that scale and zero point, ``q = clip(round(x / scale + zero))``. A float input
+    gets ``preprocessing`` (``unit``: [0, 1], ``raw``/``uint8``/``none``: 0..255, else ``tf``: [-1, 1]).
+    """
+    dtype = np.dtype(detail["dtype"])
+    scale, zero = (detail.get("quantization") or (0.0, 0))[:2]
+    if np.issubdtype(dtype, np.integer) and scale:
+        info = np.iinfo(dtype)
+        lo, hi = (info.min - zero) * scale, (info.max - zero) * scale
+        real = pixels / 255.0 if lo > -0.1 and hi < 1.5 else pixels / 127.5 - 1.0 if hi < 1.5 else pixels
+        return np.clip(np.round(real / scale + zero), info.min, info.max).astype(dtype)
+    if np.issubdtype(dtype, np.integer):          # integer input without quantization: raw pixels
+        info = np.iinfo(dtype)
+        return np.clip(np.round(pixels), info.min, info.max).astype(dtype)
+    mode = (preprocessing or "tf").lower()
+    real = pixels / 255.0 if mode == "unit" else pixels if mode in ("raw", "uint8", "none", "in-model") \
+        else pixels / 127.5 - 1.0
+    return real.astype(dtype)
+
 
 
 register_source(TFLiteSource())

@@ -1,0 +1,162 @@
+"""Ranking a whole catalog within a time budget: ``fmc.rank(x, y, models="params<30M", budget="10min")``.
+
+Successive halving (Jamieson & Talwalkar 2016; Li et al., "Hyperband", JMLR 2018) over slice sizes:
+
+1. models whose weights are not available here were found out on an earlier call (remembered on disk next to the
+   feature cache, keyed by model id and weights identity) and are listed at once with what to do, never retried;
+2. rung 0 ranks every other candidate on a small slice (``RUNG_PER_CLASS[0]`` images per class) with every
+   cheap signal (estimators, ImageNet top-1 prior, the registry's records);
+3. each next rung keeps the better half of the survivors (by the combined score of the last rung) and ranks them
+   on more images per class, as long as the projected time (seconds per image and model measured on the last
+   rung) fits in what is left of the budget;
+4. the table lists models by how far they got (the deepest rung first), then by their combined score there;
+   ``stage`` says where each model stopped (``"20/class"``, or why it was not ranked).
+
+A model that fails to load with a missing-weights error is remembered as unavailable; clear the memory by
+deleting ``<cache dir>/unavailable_models.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .config import cache_dir
+from .errors import InputError
+
+__all__ = ["parse_budget", "rank_within_budget", "RUNG_PER_CLASS"]
+
+#: images per class at each rung (capped by the ``per_class`` asked for)
+RUNG_PER_CLASS = (5, 10, 20, 50)
+_UNITS = {"s": 1, "sec": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60, "minutes": 60,
+          "h": 3600, "hour": 3600, "hours": 3600}
+_MISSING_WEIGHTS = re.compile(r"weights are not in Keras's cache|cannot be downloaded|URL fetch failure|"
+                              r"Failed to resolve|no stored file|No such file or directory|does not exist|File not found", re.I)
+
+
+def parse_budget(budget: Any) -> float:
+    """Seconds from ``600``, ``"600s"``, ``"10min"``, ``"1.5 h"``; :class:`InputError` otherwise."""
+    if isinstance(budget, bool):
+        raise InputError(f"budget must be seconds or a duration like '10min', not {budget!r}")
+    if isinstance(budget, (int, float, np.integer, np.floating)):
+        seconds = float(budget)
+    else:
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(budget))
+        if not m or (m.group(2) and m.group(2).lower() not in _UNITS):
+            raise InputError(f"budget {budget!r} is not a duration; write e.g. '90s', '10min' or '1h'")
+        seconds = float(m.group(1)) * _UNITS.get(m.group(2).lower() or "s", 1)
+    if not np.isfinite(seconds) or seconds <= 0:
+        raise InputError(f"budget must be positive, got {budget!r}")
+    return seconds
+
+
+def _memory_path():
+    return cache_dir() / "unavailable_models.json"
+
+
+def _weights_key(record) -> str:
+    return f"{record.id}|{record.sha256 or json.dumps(record.source, sort_keys=True, default=str)}"
+
+
+def _unavailable() -> dict[str, str]:
+    try:
+        return json.loads(_memory_path().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _remember_unavailable(found: dict[str, str]) -> None:
+    if not found:
+        return
+    from .registry.artifacts import write_atomic
+
+    known = {**_unavailable(), **found}
+    write_atomic(_memory_path(), lambda fh: fh.write(json.dumps(known, indent=1).encode()))
+
+
+def rank_within_budget(x, y, *, models, registry, budget, per_class, methods, seed, class_names, layer, cache,
+                       progress, save, neighbours, dataset_name) -> Any:
+    """:func:`fmc_jupyter.ranking.rank` by successive halving within ``budget`` (module docstring)."""
+    from .ranking import Ranking, _resolve_models, rank
+    from .registry import open_registry
+
+    t0 = time.perf_counter()
+    seconds = parse_budget(budget)
+    registry = registry if registry is not None else open_registry()
+    candidates = _resolve_models(registry, models)
+    memory = _unavailable()
+    skipped = {r.id: memory[_weights_key(r)] for r in candidates if _weights_key(r) in memory}
+    alive = [r for r in candidates if r.id not in skipped]
+    cap = per_class if per_class is not None else max(RUNG_PER_CLASS)
+    rungs = sorted({min(p, cap) for p in RUNG_PER_CLASS})
+    last: dict[int, tuple[int, pd.Series]] = {}     # model id -> (rung, its row there)
+    result = None
+    newly_unavailable: dict[str, str] = {}
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(rungs), desc="budgeted ranking", unit="rung", disable=not progress, leave=False)
+    for level, pc in enumerate(rungs):
+        if not alive:
+            break
+        bar.set_postfix_str(f"{len(alive)} model(s) on {pc}/class")
+        t_rung = time.perf_counter()
+        result = rank(x, y, models=[r.id for r in alive], registry=registry, per_class=pc, methods=methods,
+                      seed=seed, bootstrap=0, class_names=class_names, layer=layer, cache=cache, progress=False,
+                      save=False, neighbours=neighbours)
+        spent = time.perf_counter() - t_rung
+        bar.update(1)
+        for row in result.table.itertuples(index=False):
+            err = row.error
+            if isinstance(err, str) and _MISSING_WEIGHTS.search(err):
+                record = next(r for r in alive if r.id == row.model_id)
+                newly_unavailable[_weights_key(record)] = err
+                skipped[record.id] = err
+            else:
+                last[int(row.model_id)] = (level, pd.Series(row._asdict()))
+        ok = result.table[result.table["error"].isna()]
+        if level == len(rungs) - 1 or len(ok) <= 1:
+            break
+        keep = ok.head(max(1, (len(ok) + 1) // 2))
+        per_model_image = spent / max(len(alive), 1) / max(result.num_examples, 1)
+        next_images = result.num_examples * rungs[level + 1] / pc
+        projected = per_model_image * next_images * len(keep)
+        if time.perf_counter() - t0 + projected > seconds:
+            bar.set_postfix_str(f"stopped: {len(keep)} model(s) on {rungs[level + 1]}/class would take "
+                                f"~{projected:.0f} s more")
+            break
+        alive = [r for r in alive if r.id in set(int(i) for i in keep["model_id"])]
+    bar.close()
+    _remember_unavailable(newly_unavailable)
+    rows = []
+    for record in candidates:
+        if record.id in last:
+            level, row = last[record.id]
+            row = row.copy()
+            row["stage"] = f"{rungs[level]}/class" + ("" if pd.isna(row.get("error")) else " (failed)")
+            row["_depth"] = level if pd.isna(row.get("error")) else -1
+            rows.append(row)
+        else:
+            why = skipped.get(record.id, "not reached")
+            rows.append(pd.Series({"model": record.ref, "model_id": record.id, "error": why, "_depth": -2,
+                                   "stage": "weights unavailable here: register a local file of it "
+                                            "(reg.add_model) or run where its weights can be downloaded"
+                                            if record.id in skipped else "not reached"}))
+    frame = pd.DataFrame(rows)
+    frame = frame.sort_values(["_depth", "combined"], ascending=[False, False], na_position="last",
+                              kind="stable").drop(columns=["_depth", "rank"], errors="ignore").reset_index(drop=True)
+    frame.insert(0, "rank", pd.array([i + 1 if pd.isna(e) else None for i, e in enumerate(frame["error"])],
+                                     dtype="Int64"))
+    ranking = Ranking(frame, methods=result.methods if result is not None else (), combination=result.combination
+                      if result is not None else (), dataset=result.dataset if result is not None else None,
+                      per_class=per_class, seed=seed, seconds=time.perf_counter() - t0,
+                      num_examples=result.num_examples if result is not None else 0,
+                      num_classes=result.num_classes if result is not None else 0)
+    ranking.records_from = result.records_from if result is not None else []
+    ranking.budget_s = seconds
+    del save, dataset_name  # a budgeted ranking is exploratory: nothing is stored
+    return ranking
