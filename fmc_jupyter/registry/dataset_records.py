@@ -59,8 +59,9 @@ class DatasetRecordsMixin:
         if not store:
             return sig
         with self.transaction() as db:
-            db.conn.execute("INSERT OR REPLACE INTO dataset_signatures (dataset_id, embedder, signature) "
-                            "VALUES (?, ?, ?)", [record.id, REFERENCE_MODEL, json.dumps(sig.to_dict())])
+            db.conn.execute("INSERT INTO dataset_signatures (dataset_id, embedder, signature) VALUES (?, ?, ?) "
+                            "ON CONFLICT (dataset_id, embedder) DO UPDATE SET signature = excluded.signature",
+                            [record.id, REFERENCE_MODEL, json.dumps(sig.to_dict())])  # SQLite and PostgreSQL
         return sig
 
     def similar_datasets(self: "Registry", x_or_dataset: Any, y: Any = None, k: int = 5, *,

@@ -97,8 +97,8 @@ class DatasetIdentityMixin:
         if persist:
             with self.transaction() as db:
                 if not db.execute("SELECT 1 FROM dataset_rows_indexed WHERE dataset_id = ?", [dataset_id]).fetchone():
-                    db.conn.executemany("INSERT INTO dataset_rows VALUES (?, ?, ?)",
-                                        [(dataset_id, i, h) for i, h in enumerate(hashes)])
+                    db["dataset_rows"].insert_all({"dataset_id": dataset_id, "row": i, "image_hash": h}
+                                                  for i, h in enumerate(hashes))
                     db.conn.execute("INSERT INTO dataset_rows_indexed VALUES (?)", [dataset_id])
         index = {}
         for i, h in enumerate(hashes):
@@ -174,8 +174,9 @@ class DatasetIdentityMixin:
         text = json.dumps(rows)
         key = hashlib.sha256(text.encode()).hexdigest()
         with self.transaction() as db:
-            db.conn.execute("INSERT OR IGNORE INTO dataset_slices (dataset_id, rows_hash, rows, num_examples, "
-                            "created_by) VALUES (?, ?, ?, ?, ?)", [record.id, key, text, len(rows), self.user])
+            db.conn.execute("INSERT INTO dataset_slices (dataset_id, rows_hash, rows, num_examples, created_by) "
+                            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (dataset_id, rows_hash) DO NOTHING",
+                            [record.id, key, text, len(rows), self.user])  # SQLite and PostgreSQL
             slice_id = db.execute("SELECT id FROM dataset_slices WHERE dataset_id = ? AND rows_hash = ?",
                                   [record.id, key]).fetchone()[0]
         return replace(record, slice_id=int(slice_id), slice_rows=rows)
