@@ -3,13 +3,17 @@
     python benchmarks/hub_load.py                      # 16 writers + 4 searchers for 30 s
     python benchmarks/hub_load.py --fault              # the same, SIGKILL the service at 10 s, restart 1 s later
     python benchmarks/hub_load.py --writers 4 --searchers 2 --duration 10
+    python benchmarks/hub_load.py --panel-searchers 0   # without spawning single-user servers
     python benchmarks/hub_load.py --registry postgres  # TWO service replicas on one PostgreSQL (throw-away server),
                                                        # clients spread over both; or --registry postgresql://...
 
 Starts a throwaway hub on 127.0.0.1 (fmc_jupyter.service.localhub: jupyterhub + configurable-http-proxy +
 the registry service), four hub users with API tokens, then client *processes*, each with its own
 RemoteRegistry going through the proxy. A writer loops: start_run -> log_epoch x epochs (one call per
-epoch, as training streams them) -> finish_run. A searcher loops over a few queries. Afterwards the
+epoch, as training streams them) -> finish_run. A searcher loops over a few queries. A panel searcher does
+what the JupyterLab side panel does on a hub: it asks its user's real single-user server (spawned by the hub,
+FMC_REGISTRY_URL pointing at the fmc-registry-ext service) for one page of results,
+GET /user/<name>/fmc/api/models?q=...&limit=50, through the proxy with the user's token. Afterwards the
 registry file is checked (PRAGMA integrity_check) and counted independently with sqlite3: every
 acknowledged run and epoch must be there, exactly once.
 
@@ -83,12 +87,39 @@ def _client(kind: str, index: int, url: str, token: str, model_id: int, epochs: 
     out.put(result)
 
 
+def _panel_client(index: int, base: str, token: str, go, stop_at, out) -> None:
+    """One page of search results through a user's panel API, in a loop."""
+    import requests
+
+    result = {"kind": "panel", "latencies": [], "errors": [], "unavailable": 0, "recovered": 0}
+    session = requests.Session()
+    session.headers["Authorization"] = f"token {token}"
+    go.wait()
+    n = 0
+    while time.time() < stop_at.value:
+        query = QUERIES[(n + index) % len(QUERIES)]
+        n += 1
+        t0 = time.perf_counter()
+        try:
+            r = session.get(base + "fmc/api/models", params={"q": query, "limit": 50, "order": "-top1"}, timeout=300)
+            if r.status_code != 200 or "models" not in r.json():
+                result["errors"].append(f"panel HTTP {r.status_code}: {r.text[:200]}")
+                continue
+        except Exception as exc:  # noqa: BLE001 - counted and printed
+            result["errors"].append(f"panel {type(exc).__name__}: {exc}")
+            continue
+        result["latencies"].append(time.perf_counter() - t0)
+    out.put(result)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--writers", type=int, default=16)
     parser.add_argument("--searchers", type=int, default=4)
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--epochs", type=int, default=5, help="epoch updates per run")
+    parser.add_argument("--panel-searchers", type=int, default=2,
+                        help="processes searching through users' panel APIs (spawns one server per user used)")
     parser.add_argument("--threads", type=int, default=4, help="registry threads in the service")
     parser.add_argument("--fault", action="store_true", help="SIGKILL the service mid-load and restart it")
     parser.add_argument("--kill-at", type=float, default=10.0)
@@ -126,8 +157,11 @@ def _count_postgres(url: str) -> tuple[str, int, int, int]:
 def _run(opts: argparse.Namespace, pg_url: str | None) -> None:
     with tempfile.TemporaryDirectory(prefix="fmc-hub-load-") as tmp, \
             LocalHub(tmp, threads=opts.threads, registry=pg_url,
-                     artifacts=str(Path(tmp) / "shared-artifacts") if pg_url else None) as hub:
+                     artifacts=str(Path(tmp) / "shared-artifacts") if pg_url else None,
+                     panel_service="fmc-registry-ext") as hub:
         tokens = {name: hub.create_user(name) for name in USERS}
+        panel_users = USERS[:max(0, min(opts.panel_searchers, len(USERS)))]
+        panels = {name: hub.start_server(name) for name in panel_users}  # real single-user servers
         url = hub.service_url("fmc-registry-ext")
         # with PostgreSQL: every other client goes to the other replica (the hub-managed one)
         urls = [url, hub.service_url("fmc-registry")] if pg_url else [url]
@@ -142,6 +176,11 @@ def _run(opts: argparse.Namespace, pg_url: str | None) -> None:
             kind = "writer" if i < opts.writers else "searcher"
             p = ctx.Process(target=_client, args=(kind, i, urls[i % len(urls)], tokens[USERS[i % len(USERS)]], model_id,
                                                   opts.epochs, go, stop_at, out))
+            p.start()
+            procs.append(p)
+        for i in range(opts.panel_searchers):
+            name = panel_users[i % len(panel_users)]
+            p = ctx.Process(target=_panel_client, args=(i, panels[name], tokens[name], go, stop_at, out))
             p.start()
             procs.append(p)
         time.sleep(2.0)  # let every client import and connect
@@ -179,17 +218,27 @@ def _run(opts: argparse.Namespace, pg_url: str | None) -> None:
     epochs = sum(r["epochs"] for r in writers)
     finishes = sum(r["finishes"] for r in writers)
     writes = runs + epochs + finishes
-    latencies = sorted(x for r in results for x in r["latencies"])
+    latencies = sorted(x for r in results if r["kind"] == "searcher" for x in r["latencies"])
+    panel_latencies = sorted(x for r in results if r["kind"] == "panel" for x in r["latencies"])
     errors = [e for r in results for e in r["errors"]]
-    pct = (lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000) if latencies else \
-        (lambda q: float("nan"))
-    print(f"hub_load: {opts.writers} writer + {opts.searchers} searcher processes, {elapsed:.1f} s, "
+
+    def percentile(values, q):
+        return values[min(len(values) - 1, int(q * len(values)))] * 1000 if values else float("nan")
+
+    pct = lambda q: percentile(latencies, q)  # noqa: E731
+    print(f"hub_load: {opts.writers} writer + {opts.searchers} searcher + {opts.panel_searchers} panel processes, {elapsed:.1f} s, "
           f"{opts.epochs} epoch updates per run, service threads {opts.threads}{', FAULT' if opts.fault else ''}; "
           + ("TWO replicas on PostgreSQL" if pg_url else "one service on SQLite"))
     print(f"  writes acknowledged     {writes} ({runs} runs started, {epochs} epochs, {finishes} finished)")
     print(f"  writes/s                {writes / elapsed:.1f}")
     print(f"  searches                {len(latencies)}  ({len(latencies) / elapsed:.1f}/s)")
     print(f"  search latency          p50 {pct(0.50):.1f} ms   p95 {pct(0.95):.1f} ms   max {pct(1.0):.1f} ms")
+    if opts.panel_searchers:
+        pp = lambda q: percentile(panel_latencies, q)  # noqa: E731
+        print(f"  panel searches          {len(panel_latencies)}  ({len(panel_latencies) / elapsed:.1f}/s, "
+              f"{opts.panel_searchers} processes on {len(panel_users)} users' servers, 50 rows a page)")
+        print(f"  panel search latency    p50 {pp(0.50):.1f} ms   p95 {pp(0.95):.1f} ms   max {pp(1.0):.1f} ms"
+              "   (GET /user/<name>/fmc/api/models through the proxy)")
     print(f"  errors                  {len(errors)}")
     for e in sorted(set(errors))[:10]:
         print(f"    {e}")

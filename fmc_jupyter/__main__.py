@@ -1,4 +1,8 @@
-"""``python -m fmc_jupyter quickstart``: the main job on the embedded default registry."""
+"""``python -m fmc_jupyter quickstart``: the main job on the embedded default registry.
+
+``python -m fmc_jupyter selfcheck``: check a live deployment (service, token, permissions, panel); see
+:mod:`fmc_jupyter.selfcheck`.
+"""
 
 from __future__ import annotations
 
@@ -58,6 +62,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="folder for the executed notebook, its HTML and the report (default: ./quickstart-output)")
     q.add_argument("--timeout", type=int, default=1800, help="seconds one cell may run (default 1800)")
     q.set_defaults(func=quickstart)
+    from . import selfcheck
+
+    c = sub.add_parser("selfcheck", help="check a live deployment: registry service reachable, token and scopes, "
+                                         "registry file permissions, panel wired to the service",
+                       description=selfcheck.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    selfcheck.add_arguments(c)
+    c.set_defaults(func=selfcheck.main)
     m = sub.add_parser("migrate-registry", help="copy a registry file into an empty PostgreSQL database, then check it",
                        description=migrate_registry.__doc__)
     m.add_argument("src", help="the registry file (or sqlite:///path)")

@@ -189,7 +189,6 @@ def _save_checkpoint(reg: "Registry", clf: Any, base: "ModelRecord", run_id: int
                                   license=base.license, facts={"input_size": clf.input_size})
 
 
-TRAINABLE_SOURCES = ("keras_application", "keras_file")
 FINETUNE_KINDS = ("finetune", "trial", "lr_find")
 _CALLBACK_METHODS = ("set_model", "on_train_begin", "on_epoch_begin", "on_epoch_end", "on_train_end")
 
@@ -273,10 +272,12 @@ def check_finetune_arguments(*, epochs: Any = None, validation_data: Any = None,
 
 def check_trainable(record: "ModelRecord") -> None:
     """Refuse a model that cannot be fine-tuned here (a TFLite file) before any data is read."""
-    if record.source_kind not in TRAINABLE_SOURCES:
-        raise ModelLoadError(f"{record.ref} is a {record.source_kind}; only Keras models can be fine-tuned "
-                             "(register a Keras .keras/.h5 file of it with reg.add_model(path), or pick a Keras "
-                             "model: reg.search('source=keras_application'))")
+    from .zoo.sources import source_of
+
+    if not source_of(record).trainable:  # the source says (zoo/sources): TFLite files are inference only
+        raise ModelLoadError(f"{record.ref} is a {record.source_kind}; it cannot be fine-tuned: only Keras models "
+                             "can be fine-tuned (register a Keras .keras/.h5 file of it with reg.add_model(path), or "
+                             "pick a Keras model: reg.search('format=keras or format=kerashub'))")
 
 
 def records_defaults(reg: "Registry", data: Any, *, lr: Any, epochs: Any,

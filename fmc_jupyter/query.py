@@ -159,8 +159,11 @@ def resolve_field(name: str, query: str = "", pos: int = 0) -> Field:
         return FIELDS[key]
     known = sorted(FIELDS) + sorted(ALIASES)
     close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.6)
-    hint = f" Did you mean '{close[0]}'?" if close else ""
-    raise QueryError(f"unknown field '{name}'.{hint} Known fields: {', '.join(sorted(FIELDS))}", query, pos)
+    if close:  # a likely typo: the suggestion, and only the fields that start like it
+        shown = sorted({f for f in FIELDS if f[0] == close[0][0]} | {ALIASES.get(close[0], close[0])})
+        raise QueryError(f"unknown field '{name}'. Did you mean '{close[0]}'? Known fields: {', '.join(shown)}, "
+                         f"... ({len(FIELDS)} in all)", query, pos)
+    raise QueryError(f"unknown field '{name}'. Known fields: {', '.join(sorted(FIELDS))}", query, pos)
 
 
 _FLAGS = {"present": 1, "yes": 1, "true": 1, "1": 1, "local": 1, "absent": 0, "no": 0, "false": 0, "0": 0,

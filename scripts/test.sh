@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 # configurable-http-proxy for the JupyterHub end-to-end test, project-local (tests/hub/node_modules), never global
 if command -v npm >/dev/null; then npm ci --prefix tests/hub --no-audit --no-fund --loglevel=error; fi
+# The panel's front-end unit tests (jest: the typed REST client, formats, chart ticks, snippets)
+(cd labextension && jlpm install && jlpm test)
 # The browser tests (tests/test_browser.py) drive Debian's Chromium through Playwright; never a browser download.
 if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo"

@@ -91,6 +91,8 @@ def open_lab(lab, path: str = "lab"):
     page.set_default_timeout(60_000)
     page.goto(f"{lab['url']}{path}?token={lab['token']}&reset")
     wait_restored(page)
+    if page.get_attribute("body", "data-jp-theme-light") != "true":  # a test that failed in the dark theme
+        set_theme(page, False)
     return page
 
 
@@ -98,6 +100,8 @@ def wait_restored(page):
     page.wait_for_selector("#jp-main-dock-panel", state="attached")
     page.wait_for_function("window.jupyterapp !== undefined")
     page.evaluate("window.jupyterapp.restored.then(() => true)")
+    page.wait_for_selector("body[data-jp-theme-name]", state="attached")  # the theme (fonts, sizes) is applied
+    page.evaluate("document.fonts.ready.then(() => true)")
 
 
 def open_panel(page, width: int = 250):
@@ -173,7 +177,7 @@ def test_sidebar_reads_at_250_and_uses_the_room_at_700(lab, dark):
     open_panel(page, 250)
     set_theme(page, dark)
     theme = "dark" if dark else "light"
-    search(page, "domain=medical")
+    search(page, "domain=medical and source=keras_file")
     page.wait_for_function(f"document.querySelector('{PANEL} .fmc-summary').textContent.startsWith('3 ')")
     rows = page.locator(ROWS)
     names = rows.locator(".fmc-name").all_inner_texts()
@@ -224,6 +228,7 @@ def test_first_click_lands_while_the_query_box_has_focus(lab):
     page = open_lab(lab)
     open_panel(page, 250)
     viewport = page.locator(f"{PANEL} .fmc-viewport")
+    page.wait_for_timeout(500)
     before = viewport.bounding_box()
     query = page.locator(f"{PANEL} .fmc-query")
     query.click()

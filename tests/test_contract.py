@@ -41,7 +41,7 @@ def test_change_count_grows_with_every_write_and_only_then(users: Pair):
 
 def test_search_count_and_their_arguments(users: Pair):
     reg = users.alice
-    assert reg.count("owner=catalog") == 64
+    assert reg.count("owner=catalog") == 64 + 128  # Keras Applications + KerasHub presets
     top = reg.search("family=efficientnet", order_by="-top1", limit=3)
     assert list(top["name"]) == ["EfficientNetB7", "EfficientNetB6", "EfficientNetB5"]
     assert list(reg.search("family=efficientnet", order_by="-top1", limit=2, offset=1)["name"]) == [

@@ -446,3 +446,57 @@ def test_the_panel_stamp_moves_when_anyone_changes_the_team_registry(hub, panels
     assert int(after) > int(before)
     comments = _panel(hub, panels, "alice", f"models/{catalog.id}/comments").json()
     assert ("bob", "seen from alice's panel") in [(c["author"], c["text"]) for c in comments]
+
+
+@pytest.mark.slow
+def test_selfcheck_passes_on_the_live_hub_and_fails_without_the_scope(hub, panels):
+    """``python -m fmc_jupyter selfcheck`` against THIS deployment: the service, alice's token, her panel."""
+    import subprocess
+    import sys
+
+    def selfcheck(token: str) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("FMC_REGISTRY", "JUPYTERHUB_"))}
+        env.update(FMC_REGISTRY_URL=hub.service_url(), JUPYTERHUB_API_TOKEN=token,
+                   JUPYTERHUB_SERVICE_URL=panels["alice"].removesuffix("fmc/api/"))
+        return subprocess.run([sys.executable, "-m", "fmc_jupyter", "selfcheck"], capture_output=True, text=True,
+                              env=env, timeout=120)
+
+    ok = selfcheck(hub.tokens["alice"])
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    for row in ("service reachable", "service accepts the token", "token scopes", "registry round trip",
+                "panel wired to the service"):
+        assert any(line.startswith(row) and " PASS " in line for line in ok.stdout.splitlines()), (row, ok.stdout)
+    assert "signed in as alice" in ok.stdout and f"serves {hub.service_url()} as alice" in ok.stdout
+    narrow = hub.create_user("alice", scopes=["read:users:name!user=alice", "access:servers!user=alice"])
+    bad = selfcheck(narrow)
+    assert bad.returncode == 1 and "lacks the scope access:services!service=fmc-registry" in bad.stdout
+
+
+@pytest.mark.slow
+def test_owner_qualified_names_reach_the_panel_as_one_encoded_segment(hub, panels, private_model):
+    record, _ = private_model
+    r = _panel(hub, panels, "alice", "models/alice%2Falice-secret-net")  # what the panel's refPath() sends
+    assert r.status_code == 200 and r.json()["id"] == record.id
+    hidden, absent = _panel(hub, panels, "bob", "models/alice%2Falice-secret-net"), \
+        _panel(hub, panels, "bob", "models/alice%2Fno-such-net")
+    assert hidden.status_code == absent.status_code == 404 and hidden.json()["error"] == "NotFoundError"
+
+
+def test_the_panel_pool_acts_only_as_the_owner_of_the_server_token(hub, monkeypatch):
+    """A signed-in user other than the token's owner gets PermissionDeniedError (403), never the owner's view."""
+    import asyncio
+
+    from fmc_jupyter.server.pool import RegistryPool
+
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", hub.tokens["alice"])
+    monkeypatch.delenv("FMC_REGISTRY_TOKEN", raising=False)
+    monkeypatch.setenv("FMC_REGISTRY_URL", hub.service_url())
+    pool = RegistryPool()
+    try:
+        assert pool.remote and pool.describe() == {"kind": "service", "location": hub.service_url()}
+        stamp = asyncio.run(pool.call("alice", pool.change_stamp))
+        assert stamp.isdigit()
+        with pytest.raises(PermissionDeniedError, match="as 'alice'"):
+            asyncio.run(pool.call("bob", lambda reg: reg.count("")))
+    finally:
+        pool.close()

@@ -1,6 +1,7 @@
 """The team-service tests of tests/test_hub.py, run again with the service on PostgreSQL (the remote backend over
-PostgreSQL): the same hub, users and assertions, but both service processes serve one PostgreSQL database with a
-shared artifact folder. Tests that inspect the SQLite file or need no service are left out."""
+PostgreSQL): the same hub, users, single-user servers (each user's side panel) and assertions, but both service
+processes serve one PostgreSQL database with a shared artifact folder. Tests that inspect the SQLite file or need
+no service are left out."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ pytest.importorskip("jupyterhub", reason="jupyterhub is not installed: pip insta
 
 import test_hub  # noqa: E402
 from fmc_jupyter.service.localhub import LocalHub, find_proxy_command  # noqa: E402
-from test_hub import _own_cache_dir, alice, bob, private_model  # noqa: E402,F401  (fixtures)
+from test_hub import _own_cache_dir, alice, bob, bob_private, panels, private_model  # noqa: E402,F401  (fixtures)
 
 _LEFT_OUT = {"test_service_killed_mid_load_restarts_clean_and_clients_recover",  # counts rows in the SQLite file
              "test_an_unreachable_service_says_so_and_gives_up_after_retry_for", "test_where_the_hub_service_is"}

@@ -87,6 +87,14 @@ def test_unknown_field_lists_known_fields():
         compile_query("flops<5")
 
 
+def test_a_typo_gets_the_suggestion_and_only_fields_that_start_like_it():
+    with pytest.raises(QueryError) as info:
+        compile_query("parms<5M")
+    message = str(info.value)
+    assert "Did you mean 'params'?" in message and "pretrained" in message
+    assert "domain" not in message and "in all)" in message
+
+
 def test_deep_nesting_is_a_query_error_not_a_crash():
     with pytest.raises(QueryError, match="nested deeper"):
         compile_query("(" * 500 + "x" + ")" * 500)
@@ -151,3 +159,70 @@ def test_fuzz_grammar_alphabet(query):
 @given(st.text(max_size=60))
 def test_fuzz_any_text(query):
     _check(query)
+
+
+_ATOMS = st.sampled_from(["mobilenet", "params>1", "top1>50%", "name=x", "name~y", '"two words"', "family!=z",
+                          "id=99999999999999999999", "size<1e400"])
+_QUERIES = st.recursive(
+    _ATOMS,
+    lambda inner: st.one_of(
+        inner.map(lambda q: f"not {q}"),
+        inner.map(lambda q: f"({q})"),
+        st.tuples(st.sampled_from([" and ", " or ", " "]), st.lists(inner, min_size=2, max_size=6))
+        .map(lambda t: "(" + t[0].join(t[1]) + ")"),
+    ),
+    max_leaves=300,
+)
+
+
+@pytest.fixture(scope="module")
+def fuzz_registry(tmp_path_factory):
+    from fmc_jupyter.registry import Registry
+
+    reg = Registry(tmp_path_factory.mktemp("fuzz") / "registry.db", user="alice")
+    yield reg
+    reg.close()
+
+
+@settings(max_examples=80, deadline=None)
+@given(_QUERIES)
+def test_any_nested_or_wide_query_runs_or_is_refused_with_the_limit(fuzz_registry, query):
+    """SQLite's parser stack and expression depth are never reached: a query either runs or is a QueryError."""
+    try:
+        fuzz_registry.count(query)
+        fuzz_registry.search(query, limit=2)
+    except QueryError as exc:
+        assert "limit" in str(exc) or "(the limit)" in str(exc)
+
+
+@pytest.mark.parametrize("pattern", [
+    lambda k: "not " * k + "params>1",
+    lambda k: "(a or " * k + "params>1" + ")" * k,
+    lambda k: "(a and not " * k + "mobilenet" + ")" * k,
+    lambda k: "(params>1 and not " * k + "params>2" + ")" * k,
+])
+def test_the_deepest_allowed_queries_run_in_sqlite(fuzz_registry, pattern):
+    from fmc_jupyter.query import MAX_DEPTH
+
+    deepest = max(k for k in range(1, MAX_DEPTH + 1) if _parses(pattern(k)))
+    fuzz_registry.count(pattern(deepest))  # no "parser stack overflow" at the limit
+    with pytest.raises(QueryError, match=f"deeper than {MAX_DEPTH}"):
+        fuzz_registry.count(pattern(deepest + 1))
+
+
+def _parses(query: str) -> bool:
+    try:
+        parse_query(query)
+    except QueryError:
+        return False
+    return True
+
+
+def test_many_conditions_are_refused_with_the_limit():
+    from fmc_jupyter.query import MAX_CONDITIONS, MAX_QUERY_LENGTH
+
+    parse_query(" or ".join(["a"] * MAX_CONDITIONS))
+    with pytest.raises(QueryError, match=f"more than {MAX_CONDITIONS} conditions"):
+        parse_query(" or ".join(["a"] * (MAX_CONDITIONS + 1)))
+    with pytest.raises(QueryError, match=f"the limit is {MAX_QUERY_LENGTH}"):
+        parse_query("a" * (MAX_QUERY_LENGTH + 1))

@@ -61,7 +61,7 @@ def test_concurrent_first_opens_create_one_schema(tmp_path):
     path = str(tmp_path / "new.db")
     with mp.get_context("spawn").Pool(4) as pool:
         counts = pool.map(_open_and_count, [path] * 8)
-    assert counts == [64] * 8
+    assert counts == [CATALOG_SIZE] * 8
 
 
 def _write_runs(args: tuple[str, str, int]) -> int:
@@ -101,10 +101,10 @@ def test_add_keras_model_is_private_and_stored_atomically(tmp_registry, bob_regi
     stored = tmp_registry.artifact_path(record)
     assert stored.is_file() and sha256_file(stored) == record.sha256 == sha256_file(path)
     assert not [p for p in stored.parent.iterdir() if p.name.startswith(".")]  # no temp files left
-    assert len(tmp_registry.search("domain=medical")) == 1
-    # bob sees nothing of it, whichever way he asks
-    assert len(bob_registry.search("domain=medical")) == 0
-    assert len(bob_registry.search("tiny")) == 0
+    assert len(tmp_registry.search("domain=medical and owner=alice")) == 1
+    # bob sees nothing of it, whichever way he asks (the catalog's medical model, MedSigLIP, is public)
+    assert list(bob_registry.search("domain=medical")["name"]) == ["medsiglip_900m_448"]
+    assert len(bob_registry.search("tiny and owner=alice")) == 0
     with pytest.raises(NotFoundError):
         bob_registry.model(record.id)
     with pytest.raises(NotFoundError):

@@ -108,8 +108,8 @@ async def test_models_pages_with_total_and_order(api):
 
 
 async def test_private_models_of_another_user_are_hidden(api, seeded):
-    names_alice = {m["name"] for m in (await api("models", params={"q": "domain=medical"}))["models"]}
-    names_bob = {m["name"] for m in (await api("models", params={"q": "domain=medical"}, user=BOB))["models"]}
+    names_alice = {m["name"] for m in (await api("models", params={"q": "domain=medical and family=mobilenet"}))["models"]}
+    names_bob = {m["name"] for m in (await api("models", params={"q": "domain=medical and family=mobilenet"}, user=BOB))["models"]}
     assert names_alice == {"alice-net"} and names_bob == {"bob-secret-net"}
     code, body = await error_of(api, "models", str(seeded[1]["v2"]), user=BOB)
     assert code == 404 and "no model" in body["message"]
@@ -189,7 +189,7 @@ async def test_diff_of_two_versions(api, seeded, tmp_path):
     with Registry(seeded[0], user="alice") as alice:
         alice.add_model(tiny_keras_model(tmp_path / "a.keras", 3), "diffed")
         alice.add_model(tiny_keras_model(tmp_path / "b.keras", 5), "diffed")
-    body = await api("diff", params={"a": "diffed:v1", "b": "diffed:v2"})
+    body = await api("diff", params={"a": "diffed:v1", "b": "diffed:v2"}, request_timeout=300)  # a child process
     assert "head replaced" in body["summary"] and "Dense(3) -> Dense(5)" in body["summary"]
     code, error = await error_of(api, "diff", params={"a": "diffed:v1", "b": "diffed:v2"}, user=BOB)
     assert code == 404 and "diffed" in error["message"]
@@ -222,7 +222,7 @@ class TestSingleUserServer:
     async def test_owner_of_the_server_sees_their_private_models(self, jp_fetch, monkeypatch):
         monkeypatch.setenv("FMC_USER", "bob")
         version = json.loads((await jp_fetch("fmc", "api", "version")).body)
-        models = json.loads((await jp_fetch("fmc", "api", "models", params={"q": "domain=medical"})).body)
+        models = json.loads((await jp_fetch("fmc", "api", "models", params={"q": "domain=medical and family=mobilenet"})).body)
         assert version["user"] == "bob" and [m["name"] for m in models["models"]] == ["bob-secret-net"]
         with pytest.raises(tornado.httpclient.HTTPClientError) as info:
             await jp_fetch("fmc", "api", "models", headers={"Authorization": "token wrong"})
@@ -314,7 +314,7 @@ async def test_registry_calls_never_block_the_server(api, seeded):
     safety = threading.Timer(60, release)  # a server that blocks on the lock would otherwise wait forever
     safety.start()
     try:
-        search = asyncio.ensure_future(api("models", params={"q": "domain=medical"}))
+        search = asyncio.ensure_future(api("models", params={"q": "domain=medical and family=mobilenet"}))
         fields = await api("fields")  # no registry call: answered while the search waits
         await asyncio.sleep(0.2)
         assert fields["fields"] and not search.done()
@@ -322,3 +322,23 @@ async def test_registry_calls_never_block_the_server(api, seeded):
         release()
         safety.cancel()
     assert {m["name"] for m in (await search)["models"]} == {"alice-net"}
+
+
+def test_the_rest_api_document_lists_every_route():
+    """docs/rest-api.md names each route of ROUTES with each of its methods (and nothing the code lacks)."""
+    import re
+    from pathlib import Path
+
+    from fmc_jupyter.server.handlers import ROUTES
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "rest-api.md").read_text()
+    documented = set(re.findall(r"^\| `(GET|POST|PUT|PATCH|DELETE) /fmc/api/([^`?]*)", doc, re.M))
+    expected = set()
+    for pattern, handler in ROUTES:
+        path = pattern.replace("(?P<ref>[^/]+)", "{ref}").replace("(?P<run_id>[^/]+)", "{id}")
+        paths = [path.replace("(?P<action>publish|unpublish)", a) for a in ("publish", "unpublish")] \
+            if "(?P<action>" in path else [path]
+        for method in ("get", "post", "put", "patch", "delete"):
+            if method in handler.__dict__:
+                expected |= {(method.upper(), p) for p in paths}
+    assert documented == expected

@@ -159,10 +159,13 @@ class PostgresRegistry(Registry):
             db.raw("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
             db.raw("CREATE TABLE IF NOT EXISTS schema_migrations (id BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)")
             done = {r[0] for r in db.raw("SELECT id FROM schema_migrations").fetchall()}
-            for number, sql in PG_MIGRATIONS:
+            for number, step in PG_MIGRATIONS:
                 if number in done:
                     continue
-                db.raw(sql)
+                if callable(step):
+                    step(db)
+                else:
+                    db.raw(step)
                 if number == 1:
                     from ..catalog import catalog_rows
 

@@ -18,6 +18,9 @@ lock, so a failure leaves the database as it was and concurrent first opens seri
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 __all__ = ["PG_MIGRATIONS", "NOW"]
 
 #: the SQL for "now" as the same text SQLite's strftime('%Y-%m-%dT%H:%M:%fZ', 'now') gives
@@ -245,5 +248,35 @@ CREATE TABLE registry_changes (
 INSERT INTO registry_changes (id, count) VALUES (1, 0);
 """
 
-#: (number, SQL), the same numbers as :data:`.schema.MIGRATIONS`. Migration 1 also seeds the catalog.
-PG_MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (7, _V7), (8, _V8), (9, _V9), (10, _V10)]
+def _v30_model_sources(db: Any) -> None:
+    """30: ``format`` and ``weights_present`` on every model row (as :func:`.schema._v30_model_sources`)."""
+    from ..zoo.sources.presence import row_format, weights_present
+
+    db.raw("ALTER TABLE models ADD COLUMN format CITEXT")
+    db.raw("ALTER TABLE models ADD COLUMN weights_present BIGINT")
+    cur = db.raw("SELECT id, source_kind, source, artifact FROM models")
+    names = [d.name for d in cur.description]
+    updates = []
+    for values in cur.fetchall():
+        row = dict(zip(names, values))
+        updates.append((row_format(row), weights_present(row), row["id"]))
+    with db.connection.cursor() as c:
+        c.executemany("UPDATE models SET format = %s, weights_present = %s WHERE id = %s", updates)
+    db.raw("CREATE INDEX models_format ON models(format, top1)")
+
+
+def _v31_kerashub_catalog(db: Any) -> None:
+    """31: the KerasHub image presets join the built-in catalog (as :func:`.schema._v31_kerashub_catalog`)."""
+    from ..catalog import kerashub_rows
+    from ..zoo.sources.presence import row_format, weights_present
+
+    rows = kerashub_rows()
+    for row in rows:
+        row["format"], row["weights_present"] = row_format(row), weights_present(row)
+    db["models"].insert_all(rows)
+
+
+#: (number, SQL or function(PgDatabase)), the same numbers as :data:`.schema.MIGRATIONS`. Migration 1 also seeds
+#: the catalog.
+PG_MIGRATIONS: list[tuple[int, str | Callable[[Any], None]]] = [
+    (1, _V1), (7, _V7), (8, _V8), (9, _V9), (10, _V10), (30, _v30_model_sources), (31, _v31_kerashub_catalog)]

@@ -754,8 +754,9 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
             seen = self.access.visible_model_ids(int(i) for col in ("model_id", "result_model_id")
                                                  for i in frame[col].dropna())
             for col in ("model_id", "result_model_id"):
-                frame[col] = [None if v is None or pd.isna(v) or int(v) not in seen else int(v) for v in frame[col]]
-                frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+                hidden = [v is not None and not pd.isna(v) and int(v) not in seen for v in frame[col]]
+                if any(hidden):
+                    frame[col] = frame[col].astype(object).where(~pd.Series(hidden, index=frame.index), None)
         return frame
 
     # ------------------------------------------------------------------ rankings and evaluations

@@ -9,11 +9,15 @@ existing one. Imported the other way round, ``_sqlite3`` is bound to the system 
 
 The fix, whatever the order:
 
-1. if ``pysqlite3`` (the ``pysqlite3-binary`` wheel, a dependency on Linux x86-64) is installed, it is loaded
-   with ``RTLD_DEEPBIND``, so its statically linked SQLite (with FTS5) resolves its own symbols before the
-   process-wide ones; this happens before :mod:`sqlite_utils` is imported (which prefers ``pysqlite3`` too);
-2. else the standard ``sqlite3`` module is used when it has FTS5;
+1. Python's ``sqlite3`` is used whenever it has FTS5 (no TensorFlow, or ``fmc_jupyter`` imported first): the
+   system SQLite, whose query planner the search benchmarks were tuned on;
+2. else ``pysqlite3`` (the ``pysqlite3-binary`` wheel, a dependency on Linux x86-64), loaded with
+   ``RTLD_DEEPBIND`` so that its statically linked SQLite (with FTS5) resolves its own symbols before the
+   process-wide ones. It is loaded that way as soon as this module is imported, before :mod:`sqlite_utils`
+   (which imports ``pysqlite3`` itself when installed) can load it bound to TensorFlow's copy;
 3. else opening a registry raises :class:`~fmc_jupyter.errors.FmcError` saying what to do.
+
+``FMC_SQLITE=pysqlite3`` or ``=stdlib`` forces one of them.
 
 :data:`dbapi` is the chosen DB-API module: catch ``dbapi.OperationalError`` etc., not ``sqlite3``'s.
 """
@@ -62,10 +66,12 @@ def _deepbind_import(name: str) -> ModuleType | None:
 
 
 def _choose() -> tuple[ModuleType, str]:
-    if os.environ.get("FMC_SQLITE", "").lower() != "stdlib":
-        module = _deepbind_import("pysqlite3.dbapi2")
-        if module is not None and has_fts5(module):
-            return module, "pysqlite3"
+    wanted = os.environ.get("FMC_SQLITE", "").strip().lower()
+    bundled = _deepbind_import("pysqlite3.dbapi2") if wanted != "stdlib" else None
+    if wanted != "pysqlite3" and (bundled is None or wanted == "stdlib" or has_fts5(_stdlib)):
+        return _stdlib, "sqlite3"
+    if bundled is not None and has_fts5(bundled):
+        return bundled, "pysqlite3"
     return _stdlib, "sqlite3"
 
 

@@ -205,17 +205,17 @@ class DatasetRankingsHandler(FmcHandler):
 class DiffHandler(FmcHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        """``?a=<ref>&b=<ref>`` -> ``fmc_jupyter.modeldiff.diff(a, b).to_dict()`` (reads model files)."""
+        """``?a=<ref>&b=<ref>`` -> ``fmc_jupyter.modeldiff.diff(a, b).to_dict()`` (reads model files), computed in
+        the child process of :mod:`.diff_worker`: Keras and TensorFlow never load into the server."""
+        from .diff_worker import diff_in_child
+
         a, b = (self.get_argument(name, "").strip() for name in ("a", "b"))
         if not a or not b:
             raise InputError("give the two models to compare: diff?a=<ref>&b=<ref> (names, name:vN or ids)")
-
-        def work(reg) -> dict[str, Any]:
-            from ..modeldiff import diff
-
-            return diff(a, b, registry=reg).to_dict()
-
-        self.reply(await self.call(work))
+        await self.call(lambda reg: [reg.model(ref) for ref in (a, b)])  # 404 before any child work
+        result = await diff_in_child(None if self.pool.remote else str(self.pool.target), self.registry_user(), a, b)
+        result.pop("folded", None)
+        self.reply(result)
 
 
 class NoRouteHandler(FmcHandler):
@@ -298,7 +298,7 @@ class ModelPageHandler(FmcHandler):
         aliases}``. Each version carries ``made_by_run`` (the run whose result it is); each run its dataset's
         name, its epoch history (newest 20 runs), the version it produced and whether it has an HTML report."""
         def page(reg) -> dict[str, Any]:
-            model = reg.model(model_ref(ref))
+            model = reg.model(ref)
             versions = httpapi.frame_records(reg.versions(model.id))
             runs = httpapi.frame_records(reg.runs(model=model.id))
             datasets = {int(d["id"]): d["name"] for d in httpapi.frame_records(reg.datasets())} if runs else {}
@@ -317,7 +317,12 @@ class ModelPageHandler(FmcHandler):
                     "rankings": reg.rankings(model=model.id), "comments": reg.comments(model.id),
                     "aliases": reg.aliases(model.id)}
 
-        self.reply(await self.call(page))
+        answer = await self.call(page)
+        if len(answer["versions"]) > 1:  # a diff of two versions is likely: have its child process ready
+            from .diff_worker import warm
+
+            warm()
+        self.reply(answer)
 
     @tornado.web.authenticated
     async def patch(self, ref: str) -> None:
@@ -329,15 +334,14 @@ class ModelPageHandler(FmcHandler):
         if not isinstance(body, dict) or not body or set(body) - {"description", "tags"} \
                 or not all(isinstance(v, str) for v in body.values()):
             raise InputError('send a JSON object with "description" and/or "tags" as strings')
-        self.reply(await self.call(lambda reg: reg.update_model(model_ref(ref), **body)))
+        self.reply(await self.call(lambda reg: reg.update_model(ref, **body)))
 
 
 class RunReportHandler(FmcHandler):
     @tornado.web.authenticated
     async def get(self, run_id: str) -> None:
         """The run's standalone HTML training report (``run.report()`` wrote it), or 404."""
-        number = httpapi.whole_number("run id", run_id, minimum=1)
-        path = await self.call(lambda reg: _report_of(reg.run(number)))
+        path = await self.call(lambda reg: _report_of(reg.run(run_id)))  # the registry checks the id
         if path is None:
             raise NotFoundError(f"training run {run_id} has no HTML report; call run.report() in the notebook")
         # a sandboxed document: no script of a report runs with the Jupyter origin's rights
@@ -351,8 +355,6 @@ class LeaderboardHandler(FmcHandler):
     async def get(self, ref: str) -> None:
         """Every visible model evaluated on the dataset, best first: ``[{model_id, name, version, accuracy,
         evaluations, last_evaluated}]``."""
-        if ref.strip().isdigit():
-            httpapi.whole_number("dataset id", ref.strip(), minimum=0)
         self.reply(await self.call(lambda reg: reg.leaderboard(ref)))
 
 
@@ -367,8 +369,8 @@ class DiffViewHandler(FmcHandler):
         if not a or not b:
             raise InputError("give the two models to compare: diff/view?a=<ref>&b=<ref> (names, name:vN or ids)")
         # 404 here, before any child work, for what you cannot see
-        await self.call(lambda reg: [reg.model(model_ref(ref)) for ref in (a, b)])
-        target = None if self.pool.remote else str(self.pool.path)
+        await self.call(lambda reg: [reg.model(ref) for ref in (a, b)])
+        target = None if self.pool.remote else str(self.pool.target)
         self.reply(await diff_in_child(target, self.registry_user(), a, b))
 
 

@@ -87,9 +87,9 @@ c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
 c.Spawner.args = ["--ServerApp.jpserver_extensions=fmc_jupyter.server=True"] + (
     ["--allow-root"] if os.geteuid() == 0 else [])  # containers often run as root
 c.Spawner.environment = {{"PYTHONPATH": {pythonpath!r},
-                         "FMC_REGISTRY_URL": "http://127.0.0.1:{port}/services/fmc-registry/"}}
+                         "FMC_REGISTRY_URL": "http://127.0.0.1:{port}/services/{panel_service}/"}}
 c.Spawner.server_token_scopes = ["access:servers!server", "users:activity!user",
-                                 "access:services!service=fmc-registry"]
+                                 "access:services!service=fmc-registry", "access:services!service=fmc-registry-ext"]
 c.Spawner.start_timeout = 180
 c.Spawner.http_timeout = 180
 """
@@ -99,9 +99,11 @@ class LocalHub:
     """A JupyterHub + proxy + registry services under ``workdir``; use as a context manager."""
 
     def __init__(self, workdir: str | os.PathLike, *, threads: int = 4, proxy_command: str | None = None,
-                 registry: str | None = None, artifacts: str | None = None):
+                 registry: str | None = None, artifacts: str | None = None, panel_service: str = "fmc-registry"):
         """``registry``: one registry both services serve (``postgresql://...``: two replicas of one registry;
-        then ``artifacts``, their shared ``FMC_ARTIFACTS``); default: each its own SQLite file under ``workdir``."""
+        then ``artifacts``, their shared ``FMC_ARTIFACTS``); default: each its own SQLite file under ``workdir``.
+        ``panel_service``: the service whose URL users' servers get as ``FMC_REGISTRY_URL``."""
+        self.panel_service = panel_service
         self.workdir = Path(workdir).resolve()
         self.registry, self.artifacts = registry, artifacts
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -126,7 +128,8 @@ class LocalHub:
             port=self.port, hub_port=self.hub_port, proxy_api_port=self.proxy_api_port, workdir=self.workdir,
             chp=self.chp, service_port=self.service_port, ext_port=self.ext_port, ext_token=self.ext_token,
             admin_token=self.admin_token, pythonpath=str(_REPO), threads=self.threads,
-            registry=self.registry or f"{self.workdir}/registry/registry.db", extra_env=self._extra_env()))
+            registry=self.registry or f"{self.workdir}/registry/registry.db", extra_env=self._extra_env(),
+            panel_service=self.panel_service))
         self.start_external()  # first: the hub waits for external services it cannot reach
         env = {**os.environ, "PYTHONPATH": str(_REPO)}
         env.pop("JUPYTERHUB_API_TOKEN", None)

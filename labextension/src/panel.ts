@@ -355,7 +355,9 @@ export class FmcPanel extends Widget implements ModelHost {
       return;
     }
     const matching = this.fields.fields.filter(f => f.name.startsWith(word) && f.name !== word);
-    const aliases = Object.entries(this.fields.aliases).filter(([a]) => a.startsWith(word) && a !== word);
+    // an alias whose field is already offered adds nothing
+    const shownFields = new Set(matching.map(f => f.name));
+    const aliases = Object.entries(this.fields.aliases).filter(([a, target]) => a.startsWith(word) && a !== word && !shownFields.has(target));
     const chips = [
       ...matching.map(f => [f.name, `${f.name}: ${f.help}`]),
       ...aliases.map(([a, target]) => [a, `${a} means ${target}`])

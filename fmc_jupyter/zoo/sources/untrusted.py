@@ -183,6 +183,13 @@ def _pool() -> ProcessPoolExecutor:
     if _POOL is None or _POOL_LIMIT != memory:
         shutdown_worker()
         import multiprocessing
+        import sys
+
+        main = sys.modules.get("__main__")
+        if main is not None and not hasattr(main, "__spec__"):
+            # IPython's stand-in __main__ (a test shell, some kernels) lacks __spec__, which spawn reads to
+            # decide how to re-import the parent's main module; None means "nothing to re-import"
+            main.__spec__ = None
 
         _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                     initializer=_limit_worker, initargs=(memory,))
@@ -212,6 +219,11 @@ def run_isolated(fn: Callable[..., Any], *args: Any, what: str) -> Any:
     """
     import concurrent.futures
 
+    import sys
+
+    main = sys.modules.get("__main__")
+    if main is not None and not hasattr(main, "__spec__"):  # IPython's shell module: spawn reads __main__.__spec__
+        main.__spec__ = None
     with _LOCK:
         pool = _pool()
         future = pool.submit(fn, *args)
