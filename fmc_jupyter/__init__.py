@@ -6,7 +6,12 @@
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
+
+# TensorFlow's C++ start-up INFO/WARNING lines (written to stderr, red in a notebook) are not fmc's output; errors
+# still show, and a value the user set wins. TensorFlow reads this once, when the services first import it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from .errors import FmcError, InputError, ModelLoadError, NotFoundError, PermissionDeniedError, QueryError
 from .registry import Registry, open_registry
