@@ -501,7 +501,9 @@ def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = N
         reg.finish_run(run_id, "failed", duration_s=time.perf_counter() - started,
                        error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"[:4000])
         raise
-    return TrainingRun(registry=reg, run_id=run_id, base=record, model=clf.model,
-                       class_names=data.train.class_names, dataset=data.dataset, history=loop.history,
-                       metrics=metrics, config=config, lr_finder=finder, batch_size_changes=changes,
-                       checkpoints=checkpoint_records)
+    run = TrainingRun(registry=reg, run_id=run_id, base=record, model=clf.model,
+                      class_names=data.train.class_names, dataset=data.dataset, history=loop.history,
+                      metrics=metrics, config=config, lr_finder=finder, batch_size_changes=changes,
+                      checkpoints=checkpoint_records)
+    run.curves_shown = show.notebook  # the live plot already drew the curves in this cell's output
+    return run

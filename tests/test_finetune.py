@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import numpy as np
 import pytest
@@ -96,6 +97,18 @@ def test_frozen_finetune_beats_chance_and_records_every_epoch(trained, reg):
     assert set(rec.metrics["per_class"]) == {str(c) for c in range(10)}
     assert list(trained.history.columns[:5]) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
     assert trained.history["loss"].iloc[-1] < trained.history["loss"].iloc[0]
+
+
+def test_the_run_card_counts_epochs_from_one_and_draws_the_curves_once(trained):
+    card = trained._repr_html_()
+    epochs = [int(e) for e in re.findall(r"<tr>\s*<td>(\d+)</td>", card)]  # each row's first cell
+    assert epochs == list(range(1, len(trained.history) + 1))
+    assert "data:image/png;base64," in card  # no live plot drew them (outside a notebook): the card does
+    trained.curves_shown = True
+    try:
+        assert "data:image/png;base64," not in trained._repr_html_()
+    finally:
+        trained.curves_shown = False
 
 
 @pytest.mark.slow

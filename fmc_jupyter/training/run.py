@@ -38,6 +38,7 @@ class TrainingRun:
                  checkpoints: list["ModelRecord"] | None = None):
         self.registry = registry
         self.run_id = run_id
+        self.curves_shown = False  # True once a live plot drew the curves: the card then shows them no more
         self.base = base
         self.model = model
         self.class_names = class_names
@@ -204,5 +205,6 @@ class TrainingRun:
                 f"<p>status {html.escape(rec.status)}, {len(self._history)} epochs, validation accuracy {acc}, "
                 f"outcome {html.escape(str(rec.outcome or 'undecided'))}. Choose <code>run.keep()</code>, "
                 "<code>run.keep_both()</code> or <code>run.discard()</code>; <code>run.report()</code> for details.</p>")
-        curves = figure_html(curves_figure(self._history), dpi=80) if self._history else ""
-        return f"<div class='fmc-card'>{head}{self.history.to_html(index=False, float_format='%.4f')}{curves}</div>"
+        curves = figure_html(curves_figure(self._history), dpi=80) if self._history and not self.curves_shown else ""
+        table = self.history.assign(epoch=self.history["epoch"] + 1)  # people count epochs from 1, as the plots do
+        return f"<div class='fmc-card'>{head}{table.to_html(index=False, float_format='%.4f')}{curves}</div>"
