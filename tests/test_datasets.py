@@ -87,3 +87,13 @@ def test_unknown_dataset(tmp_registry):
     tmp_registry.add_dataset(images(), [0, 1] * 6, "pets")
     with pytest.raises(NotFoundError, match="Did you mean 'pets'"):
         tmp_registry.dataset("pet")
+
+
+def test_a_person_names_images_that_only_had_a_generated_name(tmp_registry, bob_registry):
+    x, y = images(seed=3), np.arange(12) % 2
+    auto = tmp_registry.add_dataset(x, y, "arrays-0123456789ab")   # as rank/finetune on arrays register them
+    named = bob_registry.add_dataset(x.copy(), y.copy(), "pets")
+    assert named.id == auto.id and named.name == "pets"
+    assert tmp_registry.add_dataset(x, y, "cats").name == "pets"    # a name a person gave stays
+    assert tmp_registry.add_dataset(x, y, "arrays-ffffffffffff").name == "pets"
+    assert len(tmp_registry.datasets()) == 1

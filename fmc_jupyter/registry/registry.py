@@ -17,6 +17,7 @@ import contextlib
 import difflib
 import json
 import os
+import re
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -601,8 +602,9 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
         """Store a labelled image set: public, immutable, content-hashed, never deleted.
 
         ``x (N, H, W[, C])`` images, ``y (N,)`` int or string labels. Adding the same content again
-        returns the existing dataset (whatever name is given); a name already used for other content
-        is refused.
+        returns the existing dataset; a name given to images that only carry a generated name
+        (``arrays-<hash>``, registered by rank/finetune/evaluate) replaces it. A name already used for other
+        content is refused.
         """
         fields.model_name(name, "dataset name")
         fields.text(description, "description", allow_none=False)
@@ -610,8 +612,14 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
         data = check_labelled(x, y, class_names, min_per_class=1, min_classes=1)
         images = data.x if data.x.dtype == np.uint8 else data.x.astype(np.float32)
         digest = content_hash(images, data.y, data.class_names)
-        existing = self.db.execute("SELECT id FROM datasets WHERE content_hash = ?", [digest]).fetchone()
+        existing = self.db.execute("SELECT id, name FROM datasets WHERE content_hash = ?", [digest]).fetchone()
         if existing:
+            if _AUTO_NAME.fullmatch(str(existing[1])) and name != existing[1] and not _AUTO_NAME.fullmatch(name) \
+                    and not self.db.execute("SELECT 1 FROM datasets WHERE name = ?", [name]).fetchone():
+                # these images were registered under a generated name (by rank/finetune/evaluate on arrays):
+                # the first name a person gives them replaces it
+                with self.transaction() as db:
+                    db.execute("UPDATE datasets SET name = ? WHERE id = ?", [name, existing[0]])
             return self.dataset(existing[0])
         if self.db.execute("SELECT 1 FROM datasets WHERE name = ?", [name]).fetchone():
             raise InputError(f"a different dataset is already named '{name}'; datasets are immutable, choose another name")
@@ -835,9 +843,14 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
             "max(e.created_at) AS last_evaluated, CASE WHEN e.slice_id IS NULL THEN '' ELSE "
             "s.num_examples || ' of ' || ? || ' images (slice ' || s.id || ')' END AS slice "
             "FROM evaluations e JOIN models m ON m.id = e.model_id LEFT JOIN dataset_slices s ON s.id = e.slice_id "
-            f"WHERE e.dataset_id = ? AND {visible} GROUP BY m.id, e.slice_id ORDER BY accuracy DESC",
+            f"WHERE e.dataset_id = ? AND {visible} GROUP BY m.id, m.name, m.version, m.owner, e.slice_id, "
+            "s.id, s.num_examples ORDER BY accuracy DESC",
             [record.num_examples, record.id] + vparams)
         return pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description])
+
+
+#: names the services generate for images passed as arrays (``arrays-<hash>``, ``rank-<hash>``)
+_AUTO_NAME = re.compile(r"(arrays|rank)-[0-9a-f]{12}")
 
 
 def _query_text(query: Any) -> None:
