@@ -36,6 +36,7 @@ export class ModelView {
   private pickedRuns = new Set<number>();
   private status = h('div', { class: 'fmc-status', role: 'status' });
   private draft = ''; // the comment being typed survives a reload (the registry changed)
+  private editDraft: { description: string; tags: string } | null = null; // unsaved edits survive a reload too
   private commentProblem = '';
   data: ModelPageData | null = null;
 
@@ -164,14 +165,18 @@ export class ModelView {
       return h('div', {}, model.description ? h('p', { class: 'fmc-description' }, model.description) : h('p', { class: 'fmc-muted' }, 'No description.'));
     }
     const text = h('textarea', { class: 'fmc-edit-description', rows: '3', 'aria-label': 'description', placeholder: 'Describe this model…' });
-    text.value = model.description || '';
+    text.value = this.editDraft ? this.editDraft.description : model.description || '';
     const tags = h('input', { class: 'jp-mod-styled fmc-edit-tags', 'aria-label': 'tags', placeholder: 'tags, comma separated' });
-    tags.value = model.tags || '';
+    tags.value = this.editDraft ? this.editDraft.tags : model.tags || '';
+    const keep = () => (this.editDraft = { description: text.value, tags: tags.value });
+    text.addEventListener('input', keep);
+    tags.addEventListener('input', keep);
     const save = h('button', { class: 'jp-Button jp-mod-styled jp-mod-accept fmc-save', type: 'button' }, 'Save');
     save.addEventListener('click', async () => {
       save.disabled = true;
       try {
         await client().updateModel(model.id, { description: text.value, tags: tags.value });
+        this.editDraft = null;
         this.say('Saved.');
         await this.load();
       } catch (error) {
