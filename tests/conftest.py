@@ -4,10 +4,12 @@ Keras's own weight cache (KERAS_HOME) at a private copy of the offline weights i
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
 
 _SESSION_TMP = Path(tempfile.mkdtemp(prefix="fmc-tests-"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -57,3 +59,17 @@ def bob_registry(tmp_registry):
     reg = Registry(tmp_registry.path, user="bob")
     yield reg
     reg.close()
+
+
+@pytest.fixture(scope="module")
+def ipython():
+    """One IPython shell for the module, removed afterwards so later tests see no IPython.
+
+    IPython installs its user module as ``sys.modules["__main__"]``; the real one is put back
+    (multiprocessing's spawn, used by other tests, needs it).
+    """
+    main_module = sys.modules["__main__"]
+    sh = InteractiveShell.instance()
+    yield sh
+    InteractiveShell.clear_instance()
+    sys.modules["__main__"] = main_module

@@ -11,7 +11,6 @@ a real IPython shell and a real jupyter_server.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +20,11 @@ import numpy as np
 import pytest
 import tornado.httpclient
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
 import fmc_jupyter as fmc
 from fmc_jupyter.errors import FmcError, InputError, ModelLoadError, NotFoundError, QueryError
 from fmc_jupyter.registry import Registry
+from _ipython import load_magics
 from _keras_models import tiny_keras_model
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
@@ -305,20 +304,9 @@ def test_python_api_refuses_and_leaves_nothing_behind(world, case: Row):
 
 
 # ------------------------------------------------------------------ the %findcnn magics
-@pytest.fixture(scope="module")
-def ipython():
-    main_module = sys.modules["__main__"]
-    sh = InteractiveShell.instance()
-    yield sh
-    InteractiveShell.clear_instance()
-    sys.modules["__main__"] = main_module
-
-
 @pytest.fixture
 def shell(ipython, world):
-    ipython.reset(new_session=False)
-    ipython.extension_manager.load_extension("fmc_jupyter")
-    ipython.magics_manager.registry["FindCnnMagics"].registry = world.reg
+    load_magics(ipython, world.reg)
     world.tracked.clear()
     ipython.user_ns.update(x=world.x, y=world.y, y6=world.arr(np.arange(12) % 6), cn="abc",
                            xc=world.arr(X * (1 + 1j)), xi=world.arr(X.astype(np.int32) * 1000 - 50000))

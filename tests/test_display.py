@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
+from _ipython import load_magics
 from fmc_jupyter.display import ModelTable, fmt_count, fmt_mb, fmt_percent, humanised
-
-
-@pytest.fixture(scope="module")
-def ipython():
-    main_module = sys.modules["__main__"]
-    sh = InteractiveShell.instance()
-    yield sh
-    InteractiveShell.clear_instance()
-    sys.modules["__main__"] = main_module
 
 
 @pytest.fixture
 def shell(ipython, tmp_registry):
-    ipython.reset(new_session=False)
-    ipython.extension_manager.load_extension("fmc_jupyter")
-    ipython.magics_manager.registry["FindCnnMagics"].registry = tmp_registry
-    yield ipython
+    yield load_magics(ipython, tmp_registry)
     ipython.reset(new_session=False)
 
 

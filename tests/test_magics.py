@@ -2,40 +2,22 @@
 
 from __future__ import annotations
 
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
+from _ipython import load_magics
 from fmc_jupyter.magics import FindCnnMagics, split_line
 from fmc_jupyter.records import DatasetRecord, ModelRecord, RunRecord
 from fmc_jupyter.widgets import ModelBrowser
 
 
-@pytest.fixture(scope="module")
-def ipython():
-    """One IPython shell for this module, removed afterwards so later tests see no IPython.
-
-    IPython installs its user module as ``sys.modules["__main__"]``; the real one is put back
-    (multiprocessing's spawn, used by other tests, needs it).
-    """
-    main_module = sys.modules["__main__"]
-    sh = InteractiveShell.instance()
-    yield sh
-    InteractiveShell.clear_instance()
-    sys.modules["__main__"] = main_module
-
-
 @pytest.fixture
 def shell(ipython, tmp_registry):
     """The shell with a fresh namespace, the extension loaded, its magics pointed at ``tmp_registry``."""
-    ipython.reset(new_session=False)
-    ipython.extension_manager.load_extension("fmc_jupyter")
-    ipython.magics_manager.registry["FindCnnMagics"].registry = tmp_registry
-    yield ipython
+    yield load_magics(ipython, tmp_registry)
     ipython.reset(new_session=False)
 
 
