@@ -36,7 +36,7 @@ from . import fields
 from .access import CATALOG_OWNER, Access
 from .artifacts import ArtifactStore, LocalArtifactStore, open_artifact_store
 from .postgres_schema import NOW, PG_MIGRATIONS
-from .registry import SEARCH_COLUMNS, Registry
+from .registry import SEARCH_COLUMNS, Registry, _query_text
 
 __all__ = ["PostgresRegistry", "redact_url"]
 
@@ -198,19 +198,6 @@ class PostgresRegistry(Registry):
     def schema_version(self) -> list[int]:
         return self._applied() or []
 
-    # ------------------------------------------------------------------ requests of the registry service
-    def request_answer(self, request_id: str) -> str | None:
-        row = self.db.raw('SELECT "user", result FROM service_requests WHERE id = %s', [request_id]).fetchone()
-        if row is None:
-            return None
-        if str(row[0]).lower() != self.user.lower():
-            raise InputError("that request id was used by someone else; send a fresh one")
-        return row[1]
-
-    def record_request(self, request_id: str, method: str, answer: str) -> None:
-        self.db.raw('INSERT INTO service_requests (id, "user", method, result) VALUES (%s, %s, %s, %s)',
-                    [request_id, self.user, method, answer])
-
     # ------------------------------------------------------------------ search (the PostgreSQL dialect)
     def search(self, query: str = "", order_by: str | None = None, limit: int | None = 50, offset: int = 0,
                columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -227,10 +214,8 @@ class PostgresRegistry(Registry):
 
         limit, offset = fields.limit_offset(limit, offset)
         cols = ", ".join(f'"{c}"' for c in fields.columns(columns, SEARCH_COLUMNS))
-        if query is not None and not isinstance(query, str):
-            raise InputError(f"a query is text such as 'family=mobilenet and params<5M', not {query!r:.60}")
-        if order_by is not None and not isinstance(order_by, str):
-            raise InputError(f"order_by is text such as '-top1, params', not {order_by!r:.60}")
+        _query_text(query)
+        fields.text(order_by, "order_by", max_chars=1000, example="-top1")
         visible, vparams = self._visible()
         where, params = compile_query(query or "", dialect="postgresql")
         order = compile_order(order_by, dialect="postgresql")
@@ -264,8 +249,7 @@ class PostgresRegistry(Registry):
             return run(filters_first=True)
 
     def count(self, query: str = "") -> int:
-        if query is not None and not isinstance(query, str):
-            raise InputError(f"a query is text such as 'family=mobilenet and params<5M', not {query!r:.60}")
+        _query_text(query)
         where, params = compile_query(query or "", dialect="postgresql")
         visible, vparams = self._visible()
         return self.db.raw(f"SELECT count(*) FROM models WHERE {visible.replace('?', '%s')} AND {where}",

@@ -313,7 +313,8 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
     # ------------------------------------------------------------------ requests of the registry service
     def request_answer(self, request_id: str) -> str | None:
         """The recorded answer to ``request_id`` (a retried change), or ``None`` if it was never applied."""
-        row = self.db.execute("SELECT user, result FROM service_requests WHERE id = ?", [request_id]).fetchone()
+        # "user" quoted: a column here, a reserved word on PostgreSQL (which runs this same code)
+        row = self.db.execute('SELECT "user", result FROM service_requests WHERE id = ?', [request_id]).fetchone()
         if row is None:
             return None
         if str(row[0]).lower() != self.user.lower():
@@ -322,7 +323,7 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
 
     def record_request(self, request_id: str, method: str, answer: str) -> None:
         """Record the answer to ``request_id``; call it inside the transaction of the change it answers."""
-        self.db.execute("INSERT INTO service_requests (id, user, method, result) VALUES (?, ?, ?, ?)",
+        self.db.execute('INSERT INTO service_requests (id, "user", method, result) VALUES (?, ?, ?, ?)',
                         [request_id, self.user, method, answer])
 
     # ------------------------------------------------------------------ models: search and lookup
