@@ -28,7 +28,7 @@ from .errors import QueryError
 
 __all__ = ["Field", "FIELDS", "ALIASES", "parse_query", "compile_query", "compile_order", "resolve_field", "Node",
            "FTS_DRIVEN", "ORDER_DRIVEN", "MAX_DEPTH", "MAX_CONDITIONS", "MAX_QUERY_LENGTH", "MAX_ORDER_FIELDS",
-           "TSQUERY", "Dialect", "DIALECTS", "SQLITE", "POSTGRESQL", "get_dialect"]
+           "TSQUERY", "Dialect", "DIALECTS", "SQLITE", "POSTGRESQL", "get_dialect", "required_phrases"]
 
 
 @dataclass(frozen=True)
@@ -360,6 +360,9 @@ class Dialect:
 
 
 _INTEGER_KINDS = {"count", "pixels", "int"}  # fields stored in integer columns
+#: the one range the filter-driven plan leaves indexable on SQLite: the second key of the covering indexes of the
+#: equality fields (registry/schema.py, migration 40), so ``input=224px and top1>=80%`` reads one index range
+COVERING_RANGE = "top1"
 FTS_DRIVEN = "id IN (SELECT rowid FROM models_fts WHERE models_fts MATCH ?)"
 ORDER_DRIVEN = "+id IN (SELECT rowid FROM models_fts WHERE models_fts MATCH ?)"
 #: bare words on PostgreSQL: the GIN-indexed ``search_vector`` column (see registry/postgres_schema.py)
@@ -380,18 +383,22 @@ def get_dialect(dialect: str | Dialect) -> Dialect:
         raise QueryError(f"unknown SQL dialect {dialect!r}; known: {', '.join(DIALECTS)}") from None
 
 
-def _compile(node: Node, params: list[Any], text_sql: str, d: Dialect) -> str:
+def _compile(node: Node, params: list[Any], text_sql: str, d: Dialect, walk_order: bool = False) -> str:
     """SQL for ``node``: values go to ``params`` behind ``d.placeholder``; columns come from :data:`FIELDS` only.
 
     Text comparisons are case-insensitive on both databases: SQLite through ``COLLATE NOCASE`` (and its ASCII
     case-insensitive ``LIKE``), PostgreSQL through ``ILIKE`` and the case-insensitive ``citext`` columns of its
     schema (where ``=`` ignores case).
+
+    ``walk_order`` (SQLite): every column is written ``+"col"`` so that no filter's index is chosen and SQLite walks
+    the ORDER BY column's index, stopping after the first page (see :func:`compile_query`).
     """
     ph = d.placeholder
     if node.op in ("and", "or"):
-        return "(" + f" {node.op.upper()} ".join(_compile(c, params, text_sql, d) for c in node.children) + ")"
+        return "(" + f" {node.op.upper()} ".join(_compile(c, params, text_sql, d, walk_order)
+                                                for c in node.children) + ")"
     if node.op == "not":
-        return f"(NOT {_compile(node.children[0], params, text_sql, d)})"
+        return f"(NOT {_compile(node.children[0], params, text_sql, d, walk_order)})"
     if node.op == "text":
         if d is POSTGRESQL:
             phrase = _tsquery_phrase(node.value)
@@ -402,6 +409,8 @@ def _compile(node: Node, params: list[Any], text_sql: str, d: Dialect) -> str:
             params.append(_fts_phrase(node.value))
         return text_sql
     field, col = node.field, f'"{node.field.column}"'
+    if walk_order and d is SQLITE:
+        col = "+" + col
     if field.kind == "text":
         if node.cmp == "~":
             params.append(f"%{_like_escape(node.value)}%")
@@ -418,25 +427,46 @@ def _compile(node: Node, params: list[Any], text_sql: str, d: Dialect) -> str:
     params.append(value)
     if field.kind == "flag":
         return f"(coalesce({col}, 0) {node.cmp} {ph})"
-    if node.cmp in ("<", "<=", ">", ">=") and d is SQLITE:
+    if node.cmp in ("<", "<=", ">", ">=") and d is SQLITE and not walk_order and field.column != COVERING_RANGE:
         # Unary + keeps ranges out of index selection: without STAT4, SQLite guesses every range keeps 1/4 of the
-        # rows and picks a range index over the ORDER BY index, then sorts most of the table.
+        # rows and picks a range index over an equality's (covering) index, then looks up most of the table.
         return f"(+{col} {node.cmp} {ph})"
     return f"({col} {node.cmp} {ph})"
 
 
-def compile_query(query: str, text_sql: str | None = None, dialect: str | Dialect = "sqlite") -> tuple[str, list[Any]]:
+def compile_query(query: str, text_sql: str | None = None, dialect: str | Dialect = "sqlite",
+                  walk_order: bool = False) -> tuple[str, list[Any]]:
     """Compile ``query`` to ``(where_sql, params)``; an empty query gives ``("1", [])`` (``("TRUE", [])``).
 
     ``dialect`` is ``"sqlite"`` (``?`` placeholders, FTS5) or ``"postgresql"`` (``%s`` placeholders, tsvector).
     ``text_sql`` is the SQL used for a bare word, with one placeholder for the phrase; default: the dialect's.
+    ``walk_order=True`` (SQLite) compiles for the order-driven plan: no condition may drive the scan (every column
+    ``+"col"``, bare words :data:`ORDER_DRIVEN`), so SQLite walks the ORDER BY index and checks each row. The
+    default compiles for the filter-driven plan: equalities and full text pick their (covering) index.
     """
     d = get_dialect(dialect)
     node = parse_query(query)
     params: list[Any] = []
     if node is None:
         return d.true, params
-    return _compile(node, params, text_sql or d.text_sql, d), params
+    if walk_order and text_sql is None and d is SQLITE:
+        text_sql = ORDER_DRIVEN
+    return _compile(node, params, text_sql or d.text_sql, d, walk_order), params
+
+
+def required_phrases(query: str, dialect: str | Dialect = "sqlite") -> list[str | None]:
+    """The full-text phrases of the bare words every match must contain (the top-level ``and`` of ``query``).
+
+    ``"resnet and top1>70%"`` -> ``['"resnet"*']`` (SQLite's FTS5) or ``["'resnet':*"]`` (PostgreSQL's tsquery;
+    ``None`` for a word without letters or digits, which matches nothing). Words under ``or`` or ``not`` are not
+    required. The registry counts a phrase's matches in the full-text index (cheap) to pick a search plan.
+    """
+    node = parse_query(query)
+    if node is None:
+        return []
+    phrase = _tsquery_phrase if get_dialect(dialect) is POSTGRESQL else _fts_phrase
+    conjuncts = node.children if node.op == "and" else (node,)
+    return [phrase(c.value) for c in conjuncts if c.op == "text"]
 
 
 def compile_order(order_by: str | None, use_index: bool = True, dialect: str | Dialect = "sqlite") -> str:

@@ -18,7 +18,7 @@ _SQLITE_ONLY = {
     "test_reopening_applies_no_migration_twice", "test_concurrent_first_opens_create_one_schema",
     "test_concurrent_writers_lose_nothing", "test_default_path_follows_environment", "test_network_filesystem_detection",
     "test_write_atomic_leaves_nothing_on_failure", "test_registry_on_network_filesystem_warns",
-    "test_both_search_plans_give_the_same_answers", "test_migration_7_applied_once",
+    "test_migration_7_applied_once",
 }
 from test_lineage import line, model_files  # noqa: E402,F401  (fixtures of the lineage tests)
 

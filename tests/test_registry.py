@@ -253,17 +253,46 @@ def test_registry_on_network_filesystem_warns(monkeypatch, tmp_path):
         Registry(tmp_path / "r.db", user="alice").close()
 
 
-@pytest.mark.parametrize("budget", [0, 10**9], ids=["filter-driven plan", "order-driven plan"])
-def test_both_search_plans_give_the_same_answers(tmp_registry, monkeypatch, budget):
+def force_search_plan(reg, monkeypatch, plan: str) -> None:
+    """Make ``reg.search`` take one plan: ``filter`` (filters' indexes, then a sort) or ``order`` (walk the ORDER
+    BY index with no budget), on either backend."""
+    import fmc_jupyter.registry.postgres as pg_module
     import fmc_jupyter.registry.registry as module
 
-    rows = [{"name": f"synthetic-{i}", "family": "mobilenet", "source_kind": "keras_file", "top1": (i % 997) / 1000,
-             "params": i * 1000, "description": "needle" if i == 1234 else "hay", "visibility": "public"}
-            for i in range(3000)]
+    if plan == "filter":
+        monkeypatch.setattr(type(reg), "_broad_words", lambda self, query: None)
+    else:
+        monkeypatch.setattr(type(reg), "_broad_words", lambda self, query: True)
+        monkeypatch.setattr(module, "_ORDER_SCAN_BUDGET_TEXT", 10**9)
+        monkeypatch.setattr(module, "_ORDER_SCAN_BUDGET", 10**9)
+        monkeypatch.setattr(pg_module, "ORDER_SCAN_BUDGET_MS", 10**6)
+
+
+SHAPES = [("hay and params<1M", None), ("needle", None), ("family=mobilenet", "params"),
+          ("input=224px and top1>=50%", "-params"), ("input=224px and top1>=50% and size<=0.5MB", "-top1"),
+          ("domain=medical or params<20K", "-size"), ("not family=resnet and hay", "cpu_ms"), ("", "-top1"),
+          ("family=mobilenet and top1>=90%", None), ("synthetic", "input")]
+
+
+def test_both_search_plans_give_the_same_answers(tmp_registry, monkeypatch):
+    rows = [{"name": f"synthetic-{i}", "family": ["mobilenet", "resnet"][i % 2], "source_kind": "keras_file",
+             "top1": (i % 997) / 1000, "params": i * 1000, "size_mb": (i % 13) / 10, "input_size": [224, 96][i % 3 > 0],
+             "domain": ["natural", "medical"][i % 5 == 0], "cpu_ms": float(i % 7),
+             "description": "needle" if i == 1234 else "hay", "visibility": "public"} for i in range(3000)]
     tmp_registry.insert_models(rows)
-    monkeypatch.setattr(module, "_ORDER_SCAN_BUDGET", budget)
-    assert list(tmp_registry.search("needle")["name"]) == ["synthetic-1234"]
-    top = tmp_registry.search("hay and params<1M", limit=5)
-    assert list(top["top1"]) == [0.996, 0.995, 0.994, 0.993, 0.992]
-    assert list(tmp_registry.search("hay", order_by="params", limit=3, offset=2)["name"]) == [
-        "synthetic-2", "synthetic-3", "synthetic-4"]
+    answers = {}
+    for plan in ("filter", "order"):
+        with monkeypatch.context() as patch:
+            force_search_plan(tmp_registry, patch, plan)
+            assert list(tmp_registry.search("needle")["name"]) == ["synthetic-1234"]
+            top = tmp_registry.search("hay and params<1M", limit=5)
+            assert list(top["top1"]) == [0.996, 0.995, 0.994, 0.993, 0.992]
+            assert list(tmp_registry.search("hay", order_by="params", limit=3, offset=2)["name"]) == [
+                "synthetic-2", "synthetic-3", "synthetic-4"]
+            answers[plan] = {(q, o): [list(tmp_registry.search(q, order_by=o, limit=7, offset=page * 7)["id"])
+                                      for page in range(3)] for q, o in SHAPES}
+    assert answers["filter"] == answers["order"]
+    for pages in answers["filter"].values():  # ties (equal sizes, equal latencies) never repeat a row across pages
+        ids = [i for page in pages for i in page]
+        assert len(ids) == len(set(ids))
+    assert list(tmp_registry.search("", limit=7)["id"]) == list(tmp_registry.search("", "-top1,name", limit=7)["id"])

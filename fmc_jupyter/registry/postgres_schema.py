@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .schema import COVERED
+
 __all__ = ["PG_MIGRATIONS", "NOW"]
 
 #: the SQL for "now" as the same text SQLite's strftime('%Y-%m-%dT%H:%M:%fZ', 'now') gives
@@ -312,7 +314,15 @@ CREATE TABLE dataset_signatures (
 );
 """
 
+# 40: covering indexes (as .schema._V40): the key is the equality column and top1, the rest is INCLUDEd, so the
+# ids-first query of PostgresRegistry.search is an index-only scan
+_V40 = "\n".join(f"DROP INDEX models_{name};\nCREATE INDEX models_{name} ON models({column}, top1) INCLUDE "
+                  f"({', '.join(c for c in ('id',) + COVERED if c not in (column, 'top1'))});"
+                  for name, column in [("domain", "domain"), ("family", "family"), ("format", "format"),
+                                       ("input", "input_size")])
+
 #: (number, SQL or function(PgDatabase)), the same numbers as :data:`.schema.MIGRATIONS`. Migration 1 also seeds
 #: the catalog.
 PG_MIGRATIONS: list[tuple[int, str | Callable[[Any], None]]] = [
-    (1, _V1), (7, _V7), (8, _V8), (9, _V9), (10, _V10), (20, _V20), (21, _V21), (30, _v30_model_sources), (31, _v31_kerashub_catalog)]
+    (1, _V1), (7, _V7), (8, _V8), (9, _V9), (10, _V10), (20, _V20), (21, _V21), (30, _v30_model_sources), (31, _v31_kerashub_catalog),
+    (40, _V40)]

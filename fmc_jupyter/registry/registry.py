@@ -35,7 +35,7 @@ import sqlite_utils  # noqa: E402,I001
 from ..arrays import LabelledImages, check_labelled, content_hash
 from ..config import current_user, default_registry_path, registry_modes
 from ..errors import FmcError, FmcWarning, InputError, NotFoundError
-from ..query import FTS_DRIVEN, ORDER_DRIVEN, compile_order, compile_query
+from ..query import compile_order, compile_query, required_phrases
 from ..records import DatasetRecord, ModelRecord, RunRecord, record_from_row
 from . import fields
 from .access import CATALOG_OWNER, Access, not_found_model
@@ -49,7 +49,9 @@ from .schema import MIGRATIONS
 __all__ = ["Registry", "open_registry", "BUSY_TIMEOUT_S", "network_filesystem", "SEARCH_COLUMNS"]
 
 BUSY_TIMEOUT_S = 30.0
-_ORDER_SCAN_BUDGET = 20  # x 10,000 SQLite VM steps, about 1 ms
+_ORDER_SCAN_BUDGET = 10  # x 1,000 SQLite VM steps (1-2 ms): the order-driven plan's budget
+_ORDER_SCAN_BUDGET_TEXT = 200  # ... when a broad word's rowids are listed first
+CACHE_KIB = 65536  # SQLite's page cache per connection (its default is 2 MiB), filled only as pages are read
 SEARCH_COLUMNS = ["id", "name", "version", "family", "architecture", "task", "domain", "source_kind", "input_size",
                   "params", "size_mb", "top1", "top5", "depth", "cpu_ms", "gpu_ms", "pretrained_on", "num_classes",
                   "owner", "visibility", "parent_id", "description", "created_at", "format", "weights_present",
@@ -129,6 +131,7 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL"))
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # searches look rows up by id: keep them in memory
             self._depth = 0
             self._hold = False
             self._after_commit: list[Callable[[], None]] = []
@@ -329,15 +332,30 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
     # ------------------------------------------------------------------ models: search and lookup
     def search(self, query: str = "", order_by: str | None = None, limit: int | None = 50, offset: int = 0,
                columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The page of models matching ``query`` in ``order_by`` order (see :meth:`RegistryInterface.search`).
+
+        Plan (SQLite): the page's ids first, then its rows. For the ids, two plans may run:
+
+        * order-driven: walk the ORDER BY column's index and check each row until the page is full. Fast when many
+          rows match; it runs within a budget of :data:`_ORDER_SCAN_BUDGET` x 1,000 VM steps.
+        * filter-driven: the matches found through an equality's covering index (migration 40) or the full-text
+          index, then sorted. Fast when few rows match.
+
+        A required word matching fewer than :attr:`_FEW_TEXT_MATCHES` rows (counted in the full-text index, which
+        is cheap) goes filter-driven at once; broader words get a larger budget (their rowids are listed first).
+        Ties are broken by id, so pages never overlap. Both plans give the same rows.
+        """
         limit, offset = fields.limit_offset(limit, offset)
-        cols = ", ".join(f'"{c}"' for c in fields.columns(columns, SEARCH_COLUMNS))
+        cols = fields.columns(columns, SEARCH_COLUMNS)
         visible, vparams = self._visible()
         _query_text(query)
         fields.text(order_by, "order_by", max_chars=1000, example="-top1")
+        query = query or ""
 
-        def run(text_sql: str, use_index: bool) -> pd.DataFrame:
-            where, params = compile_query(query or "", text_sql)
-            sql = f"SELECT {cols} FROM models WHERE {visible} AND {where} ORDER BY {compile_order(order_by, use_index)}"
+        def page_ids(walk_order: bool) -> list[int]:
+            where, params = compile_query(query, walk_order=walk_order)
+            sql = (f"SELECT id FROM models WHERE {visible} AND {where} "
+                   f"ORDER BY {compile_order(order_by, use_index=walk_order)}, id")
             args = vparams + params
             if limit is not None:
                 sql += " LIMIT ? OFFSET ?"
@@ -345,34 +363,71 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
             elif offset:
                 sql += " LIMIT -1 OFFSET ?"
                 args += [offset]
-            cur = self.db.execute(sql, args)
-            names = [d[0] for d in cur.description]
-            rows = cur.fetchall()
-            if "parent_id" in names:
-                masked = self.access.mask_models([dict(zip(names, r)) for r in rows])
-                rows = [tuple(r[n] for n in names) for r in masked]
-            return pd.DataFrame.from_records(rows, columns=names)
+            return [r[0] for r in self.db.execute(sql, args).fetchall()]
 
-        if limit is None or limit + offset > 1000:
-            return run(FTS_DRIVEN, use_index=False)
-        # Two plans race for the first page: walking the ORDER BY index and stopping after `limit` matches is fast
-        # when many rows match; sorting the matches found through the filters' indexes and full-text search is
-        # fast when few do. Try the first within a small budget of SQLite VM steps, else the second.
+        ids = None
+        if limit is not None and limit + offset <= 1000 and _ORDER_SCAN_BUDGET:
+            broad = self._broad_words(query)
+            if broad is not None:
+                budget = _ORDER_SCAN_BUDGET_TEXT if broad else _ORDER_SCAN_BUDGET
+                ids = self._within_budget(lambda: page_ids(walk_order=True), budget)
+        if ids is None:
+            ids = page_ids(walk_order=False)
+        return self._model_rows(ids, cols, visible, vparams)
+
+    #: how many rows match a full-text phrase, counted up to a limit (parameters: phrase, limit)
+    _TEXT_PROBE = "SELECT count(*) FROM (SELECT 1 FROM models_fts WHERE models_fts MATCH ? LIMIT ?)"
+    #: a required word with fewer full-text matches sends the search filter-driven at once (FTS5 counts from the
+    #: index alone, so the probe may count far)
+    _FEW_TEXT_MATCHES = 2000
+    _DIALECT = "sqlite"
+
+    def _broad_words(self, query: str) -> bool | None:
+        """Whether ``query`` requires words, all matching :attr:`_FEW_TEXT_MATCHES` rows or more (``True``: the
+        order-driven plan lists their rowids first), none (``False``), or one with fewer matches (``None``: the
+        filter-driven plan is the fast one). Counted in the full-text index, up to the limit: cheap."""
+        phrases = required_phrases(query, self._DIALECT)
+        for phrase in phrases:
+            if phrase is None or self.db.execute(self._TEXT_PROBE, [phrase, self._FEW_TEXT_MATCHES]).fetchone()[0] \
+                    < self._FEW_TEXT_MATCHES:
+                return None
+        return bool(phrases)
+
+    def _within_budget(self, call: Callable[[], Any], budget: int) -> Any:
+        """``call()``, or ``None`` if it runs past ``budget`` x 1,000 SQLite VM steps (it is then interrupted).
+
+        Steps, not seconds: the same query takes the same plan on a busy machine as on a quiet one."""
         ticks = [0]
 
-        def budget() -> int:
+        def spent() -> bool:
             ticks[0] += 1
-            return ticks[0] > _ORDER_SCAN_BUDGET
+            return ticks[0] > budget
 
-        self.db.conn.set_progress_handler(budget, 10_000)
+        self.db.conn.set_progress_handler(spent, 1_000)
         try:
-            return run(ORDER_DRIVEN, use_index=True)
+            return call()
         except sqlite3.OperationalError as exc:
             if "interrupt" not in str(exc):
                 raise
+            return None
         finally:
             self.db.conn.set_progress_handler(None, 0)
-        return run(FTS_DRIVEN, use_index=False)
+
+    def _model_rows(self, ids: list[int], cols: list[str], visible: str, vparams: list[Any]) -> pd.DataFrame:
+        """The ``cols`` of models ``ids``, in that order, masked for this user (the visibility rule is applied
+        again: a model made private since its id was found is left out)."""
+        rows: dict[int, tuple] = {}
+        names = ", ".join(f'"{c}"' for c in cols)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            cur = self.db.execute(f"SELECT id, {names} FROM models WHERE {visible} AND id IN "
+                                  f"({', '.join('?' for _ in chunk)})", vparams + chunk)
+            rows.update((r[0], r[1:]) for r in cur.fetchall())
+        ordered = [rows[i] for i in ids if i in rows]
+        if "parent_id" in cols:
+            masked = self.access.mask_models([dict(zip(cols, r)) for r in ordered])
+            ordered = [tuple(r[c] for c in cols) for r in masked]
+        return pd.DataFrame.from_records(ordered, columns=cols)
 
     def count(self, query: str = "") -> int:
         _query_text(query)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import sqlite3
 
-__all__ = ["MIGRATIONS"]
+__all__ = ["MIGRATIONS", "COVERED"]
 
 _V1 = """
 CREATE TABLE models (
@@ -307,7 +307,16 @@ def _v31_kerashub_catalog(conn: sqlite3.Connection) -> None:
 from .dataset_records import MIGRATION_21 as _V21  # noqa: E402
 from .datasets_identity import MIGRATION_20 as _V20  # noqa: E402
 
+# 40: covering indexes for an equality plus ranges plus an order (`input=224px and top1>=80% order -params`): the
+# filter-driven plan of Registry.search reads the matches' ids, filters and sort keys from the index alone
+#: the columns every covering index of migration 40 carries after its equality column
+COVERED = ("top1", "params", "size_mb", "input_size", "cpu_ms", "name", "visibility", "owner")
+_V40 = "\n".join(f"DROP INDEX models_{name};\nCREATE INDEX models_{name} ON models({column}, "
+                  f"{', '.join(c for c in COVERED if c != column)});"
+                  for name, column in [("domain", "domain"), ("family", "family"), ("format", "format"),
+                                       ("input", "input_size")])
+
 #: (number, SQL or function). Migration 1 also seeds the catalog (see ``registry.catalog``).
 MIGRATIONS: list[tuple[int, object]] = [(1, _V1), (7, _V7), (8, _V8), (9, _v9_owner_namespaces), (10, _V10),
                                         (20, _V20), (21, _V21),
-                                        (30, _v30_model_sources), (31, _v31_kerashub_catalog)]
+                                        (30, _v30_model_sources), (31, _v31_kerashub_catalog), (40, _V40)]
