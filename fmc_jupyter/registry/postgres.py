@@ -33,10 +33,10 @@ from ..config import current_user, default_registry_path, registry_modes
 from ..errors import FmcError, InputError, PermissionDeniedError, RegistryUnavailableError, SchemaVersionError
 from ..query import compile_order, compile_query
 from . import fields
-from .access import CATALOG_OWNER, Access
+from .access import Access
 from .artifacts import ArtifactStore, LocalArtifactStore, open_artifact_store
 from .postgres_schema import NOW, PG_MIGRATIONS
-from .registry import SEARCH_COLUMNS, Registry, _query_text
+from .registry import SEARCH_COLUMNS, Registry, _query_text, checked_user
 
 __all__ = ["PostgresRegistry", "redact_url"]
 
@@ -94,10 +94,7 @@ class PostgresRegistry(Registry):
 
         if not isinstance(url, str) or urlsplit(url).scheme not in ("postgresql", "postgres"):
             raise InputError(f"a PostgreSQL registry is named by a postgresql:// URL, not {url!r:.80}")
-        self.user = user or current_user()
-        if not isinstance(self.user, str) or not self.user.strip() or self.user.lower() == CATALOG_OWNER \
-                or "/" in self.user:
-            raise InputError(f"'{self.user}' cannot be used as a user name")
+        self.user = checked_user(user or current_user())
         self.url = url
         self.path = redact_url(url)
         self.dir_mode, self.file_mode = registry_modes()

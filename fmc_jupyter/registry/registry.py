@@ -102,6 +102,13 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+def checked_user(user: Any) -> str:
+    """``user`` if it can own models: a non-empty name without ``/``, not the catalog's owner."""
+    if not isinstance(user, str) or not user.strip() or user.lower() == CATALOG_OWNER or "/" in user:
+        raise InputError(f"'{user}' cannot be used as a user name")
+    return user
+
+
 class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, RegistryInterface):
     """Models, datasets, training runs, rankings and evaluations of one registry file.
 
@@ -109,10 +116,7 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
     """
 
     def __init__(self, path: str | os.PathLike, user: str | None = None):
-        self.user = user or current_user()
-        if not isinstance(self.user, str) or not self.user.strip() or self.user.lower() == CATALOG_OWNER \
-                or "/" in self.user:
-            raise InputError(f"'{self.user}' cannot be used as a user name")
+        self.user = checked_user(user or current_user())
         self.path = _checked_path(path)
         self.dir_mode, self.file_mode = registry_modes()
         self.artifacts_root = self.path.parent / f"{self.path.stem}-artifacts"
@@ -151,6 +155,17 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
     # ------------------------------------------------------------------ plumbing
     def close(self) -> None:
         self.db.close()
+
+    def act_as(self, user: str) -> "Registry":
+        """This open registry, acting for ``user`` from now on (what it shows and lets change is ``user``'s).
+
+        For the registry service, whose worker threads each keep one open connection and lend it to one request at
+        a time. Only between transactions."""
+        if self._depth or self._hold:
+            raise RuntimeError("act_as() inside a transaction")
+        self.user = checked_user(user)
+        self.access = Access(self._rows, self.user)
+        return self
 
     def __repr__(self) -> str:
         return f"Registry({str(self.path)!r}, user={self.user!r})"

@@ -3,9 +3,9 @@
 Every request is authenticated with JupyterHub (:class:`jupyterhub.services.auth.HubOAuth`): an API
 token in an ``Authorization: token <token>`` header (kernels: ``$JUPYTERHUB_API_TOKEN``) or the
 browser's hub login (OAuth cookie). The user a call acts for is the one JupyterHub names; nothing a
-client sends can change it. Each call opens the registry (``Registry(path)`` on the one file, or
-``PostgresRegistry(url)`` when several replicas share a PostgreSQL database) as the hub user, in a small thread
-pool, so SQLite's WAL + ``BEGIN IMMEDIATE`` (PostgreSQL: an advisory write lock) does the locking. The service runs no SQL of its
+client sends can change it. Each call runs in a small thread pool on that thread's open registry
+(``Registry(path)`` on the one file, or ``PostgresRegistry(url)`` when several replicas share a PostgreSQL
+database; see :class:`RegistryService`), acting as the hub user, so SQLite's WAL + ``BEGIN IMMEDIATE`` (PostgreSQL: an advisory write lock) does the locking. The service runs no SQL of its
 own: who may see what is decided by the registry's one authorization layer (:mod:`..registry.access`).
 
 Routes (under ``$JUPYTERHUB_SERVICE_PREFIX``, e.g. ``/services/fmc-registry/``)::
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import html
 import inspect
 import io
@@ -38,7 +39,8 @@ import os
 import re
 import signal
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -49,7 +51,7 @@ from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuth
 from jupyterhub.utils import url_path_join
 from tornado import httpserver, ioloop, web
 
-from ..errors import FmcError, InputError
+from ..errors import FmcError, InputError, RegistryUnavailableError
 from ..registry.backends import scheme_of
 from ..registry.registry import Registry
 from ..registry.sqlite_driver import dbapi as sqlite3
@@ -79,49 +81,45 @@ def open_backend(target: str | Path, user: str) -> Registry:
     return Registry(target, user=user)
 
 
-def call_registry(path: Path | str, user: str, method: str, args: list, kwargs: dict, request_id: str | None,
+def call_registry(reg: Registry, method: str, args: list, kwargs: dict, request_id: str | None,
                   run: Callable[[Registry], Any] | None = None) -> str:
-    """Run one registry call for ``user`` and return the JSON answer text.
+    """Run one registry call on ``reg`` (acting for the caller) and return the JSON answer text.
 
     A write (:data:`wire.WRITE_METHODS` and the uploads) runs in ONE transaction together with the record of
     ``request_id`` and its answer; a retry of a recorded request gets the recorded answer and changes nothing.
     """
-    reg = open_backend(path, user=user)
-    try:
-        if run is None:
-            if method not in wire.REMOTE_METHODS:
-                raise InputError(f"the registry service has no operation '{method}'")
-            fn = getattr(reg, method)
-            try:
-                inspect.signature(fn).bind(*args, **kwargs)
-            except TypeError as exc:
-                raise InputError(f"bad arguments for {method}: {exc}") from None
-            run = lambda r: getattr(r, method)(*args, **kwargs)  # noqa: E731
-        if method not in wire.WRITE_METHODS and method not in UPLOAD_METHODS:  # reads: nothing to remember
-            return wire.dumps({"result": wire.encode_value(run(reg))})
-        if request_id:
-            prior = reg.request_answer(request_id)
-            if prior is not None:
-                log.info("replayed the recorded answer to request %s of %s (a retry after a lost answer)",
-                         request_id, user)
-                return prior
-        answer: list[str] = []
-
-        def record() -> None:
-            if request_id:
-                reg.record_request(request_id, method, answer[0])
-
+    if run is None:
+        if method not in wire.REMOTE_METHODS:
+            raise InputError(f"the registry service has no operation '{method}'")
+        fn = getattr(reg, method)
         try:
-            with reg.one_transaction(before_commit=record):
-                answer.append(wire.dumps({"result": wire.encode_value(run(reg))}))
-        except sqlite3.IntegrityError:  # the same request id, applied by a concurrent retry just now
-            prior = reg.request_answer(request_id) if request_id else None
-            if prior is None:
-                raise
+            inspect.signature(fn).bind(*args, **kwargs)
+        except TypeError as exc:
+            raise InputError(f"bad arguments for {method}: {exc}") from None
+        run = lambda r: getattr(r, method)(*args, **kwargs)  # noqa: E731
+    if method not in wire.WRITE_METHODS and method not in UPLOAD_METHODS:  # reads: nothing to remember
+        return wire.dumps({"result": wire.encode_value(run(reg))})
+    if request_id:
+        prior = reg.request_answer(request_id)
+        if prior is not None:
+            log.info("replayed the recorded answer to request %s of %s (a retry after a lost answer)",
+                     request_id, reg.user)
             return prior
-        return answer[0]
-    finally:
-        reg.close()
+    answer: list[str] = []
+
+    def record() -> None:
+        if request_id:
+            reg.record_request(request_id, method, answer[0])
+
+    try:
+        with reg.one_transaction(before_commit=record):
+            answer.append(wire.dumps({"result": wire.encode_value(run(reg))}))
+    except sqlite3.IntegrityError:  # the same request id, applied by a concurrent retry just now
+        prior = reg.request_answer(request_id) if request_id else None
+        if prior is None:
+            raise
+        return prior
+    return answer[0]
 
 
 class BaseHandler(HubOAuthenticated, web.RequestHandler):
@@ -190,8 +188,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
     async def answer(self, method: str, args: list, kwargs: dict, run: Callable[[Registry], Any] | None = None):
         rid = self.request_id()
         try:
-            text = await self.in_pool(lambda: call_registry(self.service.path, self.hub_user, method, args,
-                                                            kwargs, rid, run))
+            text = await self.in_pool(lambda: self.service.call(self.hub_user, method, args, kwargs, rid, run))
         except Exception as exc:  # noqa: BLE001 - every error becomes a JSON answer
             return self.fail(exc)
         self.set_header("Content-Type", "application/json")
@@ -255,7 +252,7 @@ class ModelArtifactHandler(BaseHandler):
 
     async def get(self, ref: str) -> None:
         def find():
-            with open_backend(self.service.path, user=self.hub_user) as reg:
+            with self.service.registry(self.hub_user) as reg:
                 record = reg.model(ref)
                 return record, reg.artifact_path(record)
 
@@ -306,7 +303,7 @@ class DatasetArraysHandler(ModelArtifactHandler):
 
     async def get(self, ref: str) -> None:
         def find():
-            with open_backend(self.service.path, user=self.hub_user) as reg:
+            with self.service.registry(self.hub_user) as reg:
                 record = reg.dataset(ref)
                 return reg.artifact_path(record)
 
@@ -343,7 +340,14 @@ class HomeHandler(BaseHandler):
 
 
 class RegistryService:
-    """The registry file, a thread pool and the JupyterHub auth object shared by every handler."""
+    """The registry, a thread pool and the JupyterHub auth object shared by every handler.
+
+    Connection pool: each of the ``threads`` worker threads keeps one open registry (one SQLite connection, or one
+    PostgreSQL connection) and lends it to one request at a time, acting for that request's user
+    (:meth:`Registry.act_as`); a connection that may be broken by a failure is closed and the next call opens a
+    fresh one. So a call costs no connect, no schema check, and the database sees at most ``threads``
+    connections per replica.
+    """
 
     def __init__(self, path: str | os.PathLike, threads: int = 4):
         if isinstance(path, str) and scheme_of(path) not in ("path", "sqlite", "file", "postgresql", "postgres"):
@@ -351,9 +355,51 @@ class RegistryService:
         self.path: Path | str = path if isinstance(path, str) and "://" in path else Path(path).expanduser().resolve()
         open_backend(self.path, user="fmc-service").close()  # create + migrate once, before serving
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fmc-registry")
+        self._local = threading.local()
+        self._open: set[Registry] = set()
+        self._lock = threading.Lock()
         # the one HubOAuth of the process: the OAuth callback handler uses HubOAuth.instance() and must find the
         # login states (PKCE verifiers) that our handlers stored
         self.hub_auth = HubOAuth.instance(cache_max_age=60)
+
+
+    @contextlib.contextmanager
+    def registry(self, user: str) -> Iterator[Registry]:
+        """This worker thread's open registry, acting for ``user`` (see the class docstring)."""
+        reg = getattr(self._local, "registry", None)
+        if reg is None:
+            reg = open_backend(self.path, user=user)
+            with self._lock:
+                self._open.add(reg)
+            self._local.registry = reg
+        try:
+            yield reg.act_as(user)
+        except BaseException as exc:
+            if not isinstance(exc, FmcError) or isinstance(exc, RegistryUnavailableError) or reg._depth:
+                self._discard(reg)  # the connection may be broken or mid-transaction: never lend it again
+            raise
+
+    def _discard(self, reg: Registry) -> None:
+        self._local.registry = None
+        with self._lock:
+            self._open.discard(reg)
+        with contextlib.suppress(Exception):
+            reg.close()
+
+    def call(self, user: str, method: str, args: list, kwargs: dict, request_id: str | None,
+             run: Callable[[Registry], Any] | None = None) -> str:
+        """:func:`call_registry` on this worker thread's registry, acting for ``user``."""
+        with self.registry(user) as reg:
+            return call_registry(reg, method, args, kwargs, request_id, run)
+
+    def close(self) -> None:
+        """Let running calls finish, then close every pooled connection."""
+        self.pool.shutdown(wait=True)
+        with self._lock:
+            opened, self._open = list(self._open), set()
+        for reg in opened:
+            with contextlib.suppress(Exception):
+                reg.close()
 
 
 def make_app(service: RegistryService, prefix: str) -> web.Application:
@@ -404,7 +450,7 @@ def main(argv: list[str] | None = None) -> None:
     def shut_down(*_):  # SIGTERM/SIGINT: stop taking requests, let running calls commit, then exit
         log.info("stopping: finishing the calls under way")
         server.stop()
-        service.pool.shutdown(wait=True)
+        service.close()
         loop.stop()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
