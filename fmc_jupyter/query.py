@@ -28,7 +28,8 @@ from .errors import QueryError
 
 __all__ = ["Field", "FIELDS", "ALIASES", "parse_query", "compile_query", "compile_order", "resolve_field", "Node",
            "FTS_DRIVEN", "ORDER_DRIVEN", "MAX_DEPTH", "MAX_CONDITIONS", "MAX_QUERY_LENGTH", "MAX_ORDER_FIELDS",
-           "TSQUERY", "Dialect", "DIALECTS", "SQLITE", "POSTGRESQL", "get_dialect", "required_phrases"]
+           "TSQUERY", "Dialect", "DIALECTS", "SQLITE", "POSTGRESQL", "get_dialect", "required_phrases",
+           "query_fields"]
 
 
 @dataclass(frozen=True)
@@ -452,6 +453,19 @@ def compile_query(query: str, text_sql: str | None = None, dialect: str | Dialec
     if walk_order and text_sql is None and d is SQLITE:
         text_sql = ORDER_DRIVEN
     return _compile(node, params, text_sql or d.text_sql, d, walk_order), params
+
+
+def query_fields(query: str) -> set[str]:
+    """The fields ``query`` compares: ``"weights=present and acc>70%"`` -> ``{"weights", "top1"}``."""
+    found: set[str] = set()
+    stack = [parse_query(query)]
+    while stack:
+        node = stack.pop()
+        if node is not None:
+            if node.field is not None:
+                found.add(node.field.name)
+            stack.extend(node.children)
+    return found
 
 
 def required_phrases(query: str, dialect: str | Dialect = "sqlite") -> list[str | None]:

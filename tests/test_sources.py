@@ -185,3 +185,22 @@ def test_absent_catalog_weights_are_reported_once_with_the_file_keras_looks_for(
         with pytest.raises(ModelLoadError, match=r"mobilenet_5_0_224_tf_no_top\.h5.*KERAS_HOME"):
             fmc.zoo.extract_features(record, images, tmp_registry, cache=False, progress=False)
     assert calls == ["mobilenet_5_0_224_tf_no_top.h5"]     # the second call did not try to download again
+
+
+def test_weights_facet_follows_files_put_in_keras_home_later(tmp_registry, tmp_path, monkeypatch):
+    import fmc_jupyter.registry.registry as registry_module
+
+    home = tmp_path / "keras-home"
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    tmp_registry.refresh_weights_present()
+    query = "name=MobileNet_0.25_224 and weights=present"
+    assert tmp_registry.count(query) == 0
+    (home / "models").mkdir(parents=True)
+    (home / "models" / "mobilenet_2_5_224_tf_no_top.h5").write_bytes(b"weights")  # what Keras's get_file looks for
+    assert tmp_registry.count(query) == 0                  # checked less than a minute ago: the stored answer
+    monkeypatch.setattr(registry_module, "_WEIGHTS_RECHECK_S", 0.0)
+    changes = tmp_registry.change_count()
+    assert tmp_registry.count(query) == 1                  # a search about weights checks the files again
+    assert list(tmp_registry.search(query)["name"]) == ["MobileNet_0.25_224"]
+    assert tmp_registry.change_count() == changes + 1      # one stored change, seen by live panels
+    assert tmp_registry.refresh_weights_present() == 0

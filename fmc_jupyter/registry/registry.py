@@ -34,8 +34,8 @@ import sqlite_utils  # noqa: E402,I001
 
 from ..arrays import LabelledImages, check_labelled, content_hash
 from ..config import current_user, default_registry_path, registry_modes
-from ..errors import FmcError, FmcWarning, InputError, NotFoundError
-from ..query import compile_order, compile_query, required_phrases
+from ..errors import FmcError, FmcWarning, InputError, NotFoundError, PermissionDeniedError
+from ..query import compile_order, compile_query, query_fields, required_phrases
 from ..records import DatasetRecord, ModelRecord, RunRecord, record_from_row
 from . import fields
 from .access import CATALOG_OWNER, Access, not_found_model
@@ -51,6 +51,7 @@ __all__ = ["Registry", "open_registry", "BUSY_TIMEOUT_S", "network_filesystem", 
 BUSY_TIMEOUT_S = 30.0
 _ORDER_SCAN_BUDGET = 10  # x 1,000 SQLite VM steps (1-2 ms): the order-driven plan's budget
 _ORDER_SCAN_BUDGET_TEXT = 200  # ... when a broad word's rowids are listed first
+_WEIGHTS_RECHECK_S = 60.0  # seconds between re-checks of the weights facet (refresh_weights_present)
 CACHE_KIB = 65536  # SQLite's page cache per connection (its default is 2 MiB), filled only as pages are read
 SEARCH_COLUMNS = ["id", "name", "version", "family", "architecture", "task", "domain", "source_kind", "input_size",
                   "params", "size_mb", "top1", "top5", "depth", "cpu_ms", "gpu_ms", "pretrained_on", "num_classes",
@@ -366,6 +367,7 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
         _query_text(query)
         fields.text(order_by, "order_by", max_chars=1000, example="-top1")
         query = query or ""
+        self._recheck_weights_for(query)
 
         def page_ids(walk_order: bool) -> list[int]:
             where, params = compile_query(query, walk_order=walk_order)
@@ -389,6 +391,34 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
         if ids is None:
             ids = page_ids(walk_order=False)
         return self._model_rows(ids, cols, visible, vparams)
+
+    def refresh_weights_present(self) -> int:
+        """Check again whether the weights of every model built from its source (catalog entries, KerasHub
+        presets and handles: no stored file) are on this machine, and store the answers that changed (the
+        ``weights`` facet). Weights put into ``$KERAS_HOME`` or KerasHub's cache since a row was written count
+        from then on. File checks only; returns how many rows changed."""
+        from ..zoo.sources.presence import weights_present
+
+        cur = self.db.execute("SELECT id, source_kind, source, artifact, input_size, weights_present FROM models "
+                              "WHERE artifact IS NULL")
+        names = [d[0] for d in cur.description]
+        changed = [(now, row["id"]) for row in (dict(zip(names, r)) for r in cur.fetchall())
+                   if (now := weights_present(row)) != row["weights_present"]]
+        if changed:
+            with self.transaction():
+                for now, model_id in changed:
+                    self.db.execute("UPDATE models SET weights_present = ? WHERE id = ?", [now, model_id])
+        self._weights_checked = time.monotonic()
+        return len(changed)
+
+    def _recheck_weights_for(self, query: str) -> None:
+        """Before a search or count that asks about ``weights``: :meth:`refresh_weights_present`, at most once a
+        minute (a role that may not write keeps the stored answers)."""
+        if time.monotonic() - getattr(self, "_weights_checked", -_WEIGHTS_RECHECK_S) < _WEIGHTS_RECHECK_S \
+                or "weights" not in query_fields(query):
+            return
+        with contextlib.suppress(PermissionDeniedError):
+            self.refresh_weights_present()
 
     #: how many rows match a full-text phrase, counted up to a limit (parameters: phrase, limit)
     _TEXT_PROBE = "SELECT count(*) FROM (SELECT 1 FROM models_fts WHERE models_fts MATCH ? LIMIT ?)"
@@ -446,6 +476,7 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
 
     def count(self, query: str = "") -> int:
         _query_text(query)
+        self._recheck_weights_for(query or "")
         where, params = compile_query(query or "")
         visible, vparams = self._visible()
         return self.db.execute(f"SELECT count(*) FROM models WHERE {visible} AND {where}", vparams + params).fetchone()[0]
