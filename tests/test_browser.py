@@ -370,14 +370,13 @@ def test_model_page_compares_runs_and_edits_what_you_own(lab):
     view.locator(".fmc-edit-tags").fill("xray, medical")
     view.locator(".fmc-save").click()
     page.wait_for_function("document.querySelector('.fmc-main .fmc-status').textContent.includes('Saved')")
+    # another process sees what was saved (the earlier tests' registry handles in this process and the server's
+    # worker threads once dropped the server's SQLite locks, and a closing handle here deleted the WAL it wrote to)
     with Registry(lab["registry"], user="alice") as reg:
         record = reg.model("xray-net:v1")
-        saved = record.description == "A chest X-ray classifier." and "xray" in record.tags
+        assert (record.description, record.tags) == ("A chest X-ray classifier.", "xray,medical")
         reg.update_model("xray-net:v1", description=HOSTILE)
-    if not saved:  # seen only after the earlier browser tests of this module, never alone: tracked, not hidden
-        page.close()
-        pytest.xfail("known bug: after earlier tests a live reload can swap the model page's view while it is being "
-                     "edited, and Save then sends the stored description and tags")
+    page.wait_for_function("document.querySelector('.fmc-main .fmc-edit-tags').value === 'xray,medical'")
     # the command opens a page too, without the panel
     page.evaluate(f"window.jupyterapp.commands.execute('fmc-jupyter:open-model', {{ref: {lab['v2']}}})")
     page.wait_for_selector(".fmc-main .fmc-model-page[data-ref='xray-net:v2'] .fmc-versions")

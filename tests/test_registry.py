@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import multiprocessing as mp
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +83,30 @@ def test_concurrent_writers_lose_nothing(registry_path):
     with Registry(registry_path, user="alice") as reg:
         assert reg.db.execute("SELECT count(*) FROM runs WHERE status = 'finished'").fetchone()[0] == sum(done) == 100
         assert reg.db.execute("SELECT count(*) FROM epochs").fetchone()[0] == 100
+
+
+_OPEN_COUNT_CLOSE = ("import sys; from fmc_jupyter.registry import Registry; reg = Registry(sys.argv[1], user='bob'); "
+                     "print(reg.db.execute('SELECT count(*) FROM runs').fetchone()[0]); reg.close()")
+
+
+def _runs_seen_by_another_process(path: Path) -> int:
+    """Open the registry in a new process, count its runs and close it (that process's last connection)."""
+    done = subprocess.run([sys.executable, "-c", _OPEN_COUNT_CLOSE, str(path)], capture_output=True, text=True,
+                          check=True, timeout=120)
+    return int(done.stdout)
+
+
+def test_opening_the_registry_again_keeps_this_process_writes_visible(registry_path):
+    """A second open in a process (a Jupyter server's next worker thread, a second handle in a kernel) must not
+    drop the process's SQLite locks (POSIX locks die with ANY closed descriptor of the file): else another process
+    closing its last connection deletes the WAL this process still writes to, and its commits are lost."""
+    with Registry(registry_path, user="alice") as writer:
+        writer.count()
+        Registry(registry_path, user="alice").close()
+        assert _runs_seen_by_another_process(registry_path) == 0
+        assert Path(f"{registry_path}-wal").exists()  # still this process's, in use
+        writer.start_run("MobileNetV2", optimizer="adam")
+        assert _runs_seen_by_another_process(registry_path) == 1
 
 
 def test_default_path_follows_environment(monkeypatch, tmp_path):

@@ -147,7 +147,8 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
         except sqlite3.DatabaseError as exc:
             with contextlib.suppress(Exception):
                 conn.close()
-            raise FmcError(f"{self.path} is not a Find My CNN registry (SQLite says: {exc}); give open_registry() "
+            what = "not an SQLite file" if not _sqlite_header(self.path) else f"SQLite says: {exc}"
+            raise FmcError(f"{self.path} is not a Find My CNN registry ({what}); give open_registry() "
                            "the path of a registry file, or a new file name to create one") from None
         self.access = Access(self._rows, self.user)
         for suffix in ("-wal", "-shm"):
@@ -976,13 +977,18 @@ def _checked_path(path: Any) -> Path:
             if not folder.is_dir():
                 raise FmcError(f"cannot create the registry {resolved}: {folder} is a file, not a folder")
             break
-    if resolved.is_file():
-        with open(resolved, "rb") as fh:
-            head = fh.read(16)
-        if head and head != b"SQLite format 3\x00":
-            raise FmcError(f"{resolved} is not a Find My CNN registry (not an SQLite file); give open_registry() "
-                           "the path of a registry file, or a new file name to create one")
     return resolved
+
+
+def _sqlite_header(path: Path) -> bool:
+    """Whether ``path`` starts like an SQLite database (or is empty). Read only once SQLite has refused the file:
+    see :func:`_create_file` for why a registry file that SQLite may hold is never opened outside SQLite."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return True  # unreadable: SQLite's own message says more
+    return not head or head == b"SQLite format 3\x00"
 
 
 def _make_private_dir(folder: Path, mode: int) -> None:
@@ -994,12 +1000,23 @@ def _make_private_dir(folder: Path, mode: int) -> None:
 
 
 def _create_file(path: Path, mode: int) -> None:
-    """Create the database file with ``mode`` (SQLite gives its -wal/-shm files the same mode)."""
+    """Create the database file with ``mode`` if it does not exist (SQLite gives its -wal/-shm files the same mode).
+
+    An existing file is never opened here: SQLite's locks are POSIX locks, which belong to the process, and
+    closing ANY descriptor of the file drops all of them, also those of this process's open registries. Another
+    process closing its last connection would then take the file for unused, checkpoint and delete the WAL, and
+    every later write of this process would go to the deleted WAL file: committed, yet lost to everyone else.
+    """
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, mode)
-        os.close(fd)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise FmcError(f"cannot open the registry file {path}: permission denied (you may not read and write "
+                           "it); ask its owner, or give open_registry() a file of your own") from None
     except OSError as exc:
         raise FmcError(f"cannot open the registry file {path}: {exc.strerror}") from None
+    else:
+        os.close(fd)  # a new, empty file: no connection of this process holds a lock on it
     _tighten(path, mode)
 
 
