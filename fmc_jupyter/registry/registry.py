@@ -464,8 +464,8 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
         again: a model made private since its id was found is left out)."""
         rows: dict[int, tuple] = {}
         names = ", ".join(f'"{c}"' for c in cols)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+        for start in range(0, len(ids), 5000):  # under both databases' limits on bound parameters
+            chunk = ids[start:start + 5000]
             cur = self.db.execute(f"SELECT id, {names} FROM models WHERE {visible} AND id IN "
                                   f"({', '.join('?' for _ in chunk)})", vparams + chunk)
             rows.update((r[0], r[1:]) for r in cur.fetchall())
