@@ -6,12 +6,22 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from typing import Any
 
 # TensorFlow's C++ start-up INFO/WARNING lines (written to stderr, red in a notebook) are not fmc's output; errors
 # still show, and a value the user set wins. TensorFlow reads this once, when the services first import it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _drop_retracing_warning(record: logging.LogRecord) -> bool:
+    """Every model fmc builds (the learning-rate finder's trials, each ranked candidate) gets its own predict
+    function, which TensorFlow counts as "retracing" and warns about with advice that does not apply."""
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
+logging.getLogger("tensorflow").addFilter(_drop_retracing_warning)  # TensorFlow's Python logger, made on import
 
 from .errors import FmcError, InputError, ModelLoadError, NotFoundError, PermissionDeniedError, QueryError
 from .registry import Registry, open_registry

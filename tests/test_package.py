@@ -31,3 +31,15 @@ def test_lazy_services_are_functions_in_any_import_order():
             "print(all(inspect.isfunction(getattr(fmc, n)) for n in ('rank', 'finetune', 'evaluate', 'auto', 'diff')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "True"
+
+
+def test_tensorflow_retracing_advice_is_dropped_but_other_tensorflow_warnings_show(caplog):
+    import logging
+
+    import fmc_jupyter  # noqa: F401  (installs the filter)
+
+    logger = logging.getLogger("tensorflow")
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        logger.warning("5 out of the last 8 calls to <function f> triggered tf.function retracing. Tracing is ...")
+        logger.warning("something else went wrong")
+    assert [r.getMessage() for r in caplog.records] == ["something else went wrong"]
