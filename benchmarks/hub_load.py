@@ -4,8 +4,10 @@
     python benchmarks/hub_load.py --fault              # the same, SIGKILL the service at 10 s, restart 1 s later
     python benchmarks/hub_load.py --writers 4 --searchers 2 --duration 10
     python benchmarks/hub_load.py --panel-searchers 0   # without spawning single-user servers
-    python benchmarks/hub_load.py --registry postgres  # TWO service replicas on one PostgreSQL (throw-away server),
-                                                       # clients spread over both; or --registry postgresql://...
+    python benchmarks/hub_load.py --registry postgres  # first one service on SQLite, then TWO service replicas on
+                                                       # one PostgreSQL (throw-away server), clients spread over
+                                                       # both, printed side by side with ratios;
+                                                       # or --registry postgresql://... (an empty database)
 
 Starts a throwaway hub on 127.0.0.1 (fmc_jupyter.service.localhub: jupyterhub + configurable-http-proxy +
 the registry service), four hub users with API tokens, then client *processes*, each with its own
@@ -136,7 +138,10 @@ def main() -> None:
         server = PostgresServer().start()
         pg_url = server.url(server.create_database("fmc_hub_load"))
     try:
-        _run(opts, pg_url)
+        if pg_url is None:
+            _run(opts, None)
+        else:
+            _side_by_side(_run(opts, None), _run(opts, pg_url))
     finally:
         if server is not None:
             server.stop()
@@ -154,7 +159,9 @@ def _count_postgres(url: str) -> tuple[str, int, int, int]:
                 one("SELECT count(*) FROM runs WHERE device LIKE 'bench-%%' AND status = 'finished'"))
 
 
-def _run(opts: argparse.Namespace, pg_url: str | None) -> None:
+def _run(opts: argparse.Namespace, pg_url: str | None) -> dict[str, float]:
+    """One load run (one service on SQLite, or two replicas on ``pg_url``); prints its report and returns
+    ``{writes/s, search p50, search p95, errors, ok}`` for the side-by-side summary."""
     with tempfile.TemporaryDirectory(prefix="fmc-hub-load-") as tmp, \
             LocalHub(tmp, threads=opts.threads, registry=pg_url,
                      artifacts=str(Path(tmp) / "shared-artifacts") if pg_url else None,
@@ -254,10 +261,20 @@ def _run(opts: argparse.Namespace, pg_url: str | None) -> None:
         print(f"  changes committed before the kill whose answer was lost, answered again on retry: {replayed}")
     lost = runs_found < runs or epochs_found < epochs or finished_found < finishes
     doubled = runs_found > runs or epochs_found > epochs
-    print("  verdict                 " + ("OK: nothing lost, nothing doubled, zero errors"
-                                         if not (lost or doubled or errors) and integrity in ("ok", "n/a (PostgreSQL)")
-                                         else
+    ok = not (lost or doubled or errors) and integrity in ("ok", "n/a (PostgreSQL)")
+    print("  verdict                 " + ("OK: nothing lost, nothing doubled, zero errors" if ok else
                                          f"PROBLEM: lost={lost} doubled={doubled} errors={len(errors)}"))
+    return {"writes/s": writes / elapsed, "search p50 ms": pct(0.50), "search p95 ms": pct(0.95),
+            "panel p50 ms": percentile(panel_latencies, 0.50), "panel p95 ms": percentile(panel_latencies, 0.95),
+            "errors": float(len(errors)), "nothing lost or doubled": float(ok)}
+
+
+def _side_by_side(sqlite: dict[str, float], postgres: dict[str, float]) -> None:
+    print("\nside by side: one service on SQLite | two replicas on PostgreSQL | ratio pg/sqlite")
+    for key in sqlite:
+        a, b = sqlite[key], postgres[key]
+        ratio = f"{b / a:8.2f}" if a and a == a and b == b else "       -"
+        print(f"  {key:24s} {a:12.1f} {b:12.1f} {ratio}")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from .errors import QueryError
 __all__ = ["Field", "FIELDS", "ALIASES", "parse_query", "compile_query", "compile_order", "resolve_field", "Node",
            "FTS_DRIVEN", "ORDER_DRIVEN", "MAX_DEPTH", "MAX_CONDITIONS", "MAX_QUERY_LENGTH", "MAX_ORDER_FIELDS",
            "TSQUERY", "Dialect", "DIALECTS", "SQLITE", "POSTGRESQL", "get_dialect", "required_phrases",
-           "query_fields"]
+           "text_phrases", "query_fields"]
 
 
 @dataclass(frozen=True)
@@ -481,6 +481,22 @@ def required_phrases(query: str, dialect: str | Dialect = "sqlite") -> list[str 
     phrase = _tsquery_phrase if get_dialect(dialect) is POSTGRESQL else _fts_phrase
     conjuncts = node.children if node.op == "and" else (node,)
     return [phrase(c.value) for c in conjuncts if c.op == "text"]
+
+
+def text_phrases(query: str) -> list[str]:
+    """Every full-text phrase (SQLite FTS5) of the bare words of ``query``, required or not, in query order."""
+    node = parse_query(query)
+    out: list[str] = []
+
+    def walk(n: Node) -> None:
+        if n.op == "text":
+            out.append(_fts_phrase(n.value))
+        for child in n.children or ():
+            walk(child)
+
+    if node is not None:
+        walk(node)
+    return out
 
 
 def compile_order(order_by: str | None, use_index: bool = True, dialect: str | Dialect = "sqlite") -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import multiprocessing as mp
 import subprocess
@@ -281,14 +282,15 @@ def test_registry_on_network_filesystem_warns(monkeypatch, tmp_path):
 
 def force_search_plan(reg, monkeypatch, plan: str) -> None:
     """Make ``reg.search`` take one plan: ``filter`` (filters' indexes, then a sort) or ``order`` (walk the ORDER
-    BY index with no budget), on either backend."""
+    BY index with no budget; ``order in a transaction``: the same, asking the full-text index for each word instead
+    of the connection's listing of its matches), on either backend."""
     import fmc_jupyter.registry.postgres as pg_module
     import fmc_jupyter.registry.registry as module
 
     if plan == "filter":
-        monkeypatch.setattr(type(reg), "_broad_words", lambda self, query: None)
+        monkeypatch.setattr(type(reg), "_broad_words", lambda self, query, listed=None: None)
     else:
-        monkeypatch.setattr(type(reg), "_broad_words", lambda self, query: True)
+        monkeypatch.setattr(type(reg), "_broad_words", lambda self, query, listed=None: True)
         monkeypatch.setattr(module, "_ORDER_SCAN_BUDGET_TEXT", 10**9)
         monkeypatch.setattr(module, "_ORDER_SCAN_BUDGET", 10**9)
         monkeypatch.setattr(pg_module, "ORDER_SCAN_BUDGET_MS", 10**6)
@@ -300,6 +302,29 @@ SHAPES = [("hay and params<1M", None), ("needle", None), ("family=mobilenet", "p
           ("family=mobilenet and top1>=90%", None), ("synthetic", "input")]
 
 
+def test_listed_words_follow_every_change_to_the_models(tmp_path, monkeypatch):
+    """The order-driven walk reads a word's matches from the connection's listing (registry/word_hits.py): a model
+    added, renamed or deleted here or through another connection is found (or gone) at the next search."""
+    path = tmp_path / "words.db"
+    reg, other = Registry(path, user="alice"), Registry(path, user="alice")
+    reg.insert_models([{"name": f"m-{i}", "source_kind": "keras_file", "top1": i / 100, "description": "hay",
+                        "owner": "alice", "visibility": "public"} for i in range(50)])
+    force_search_plan(reg, monkeypatch, "order")
+    assert len(reg.search("hay", limit=100)) == 50
+    assert reg.search("needle").empty
+    assert reg._word_hits.counts  # listed
+    other.update_model(reg.search("hay", limit=1)["id"][0], description="needle")
+    assert list(reg.search("needle")["description"]) == ["needle"]
+    assert len(reg.search("hay", limit=100)) == 49
+    reg.insert_models([{"name": "needle-2", "source_kind": "keras_file", "top1": 0.99, "owner": "alice",
+                        "visibility": "public"}])
+    assert list(reg.search("needle")["name"]) == ["needle-2", "m-49"]
+    other.delete_model("needle-2")
+    assert list(reg.search("needle")["name"]) == ["m-49"]
+    other.close()
+    reg.close()
+
+
 def test_both_search_plans_give_the_same_answers(tmp_registry, monkeypatch):
     rows = [{"name": f"synthetic-{i}", "family": ["mobilenet", "resnet"][i % 2], "source_kind": "keras_file",
              "top1": (i % 997) / 1000, "params": i * 1000, "size_mb": (i % 13) / 10, "input_size": [224, 96][i % 3 > 0],
@@ -307,8 +332,9 @@ def test_both_search_plans_give_the_same_answers(tmp_registry, monkeypatch):
              "description": "needle" if i == 1234 else "hay", "visibility": "public"} for i in range(3000)]
     tmp_registry.insert_models(rows)
     answers = {}
-    for plan in ("filter", "order"):
-        with monkeypatch.context() as patch:
+    for plan in ("filter", "order", "order in a transaction"):
+        with monkeypatch.context() as patch, \
+                tmp_registry.transaction() if plan.endswith("transaction") else contextlib.nullcontext():
             force_search_plan(tmp_registry, patch, plan)
             assert list(tmp_registry.search("needle")["name"]) == ["synthetic-1234"]
             top = tmp_registry.search("hay and params<1M", limit=5)
@@ -317,7 +343,7 @@ def test_both_search_plans_give_the_same_answers(tmp_registry, monkeypatch):
                 "synthetic-2", "synthetic-3", "synthetic-4"]
             answers[plan] = {(q, o): [list(tmp_registry.search(q, order_by=o, limit=7, offset=page * 7)["id"])
                                       for page in range(3)] for q, o in SHAPES}
-    assert answers["filter"] == answers["order"]
+    assert answers["filter"] == answers["order"] == answers["order in a transaction"]
     for pages in answers["filter"].values():  # ties (equal sizes, equal latencies) never repeat a row across pages
         ids = [i for page in pages for i in page]
         assert len(ids) == len(set(ids))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -31,7 +32,7 @@ import pandas as pd
 
 from ..config import current_user, default_registry_path, registry_modes
 from ..errors import FmcError, InputError, PermissionDeniedError, RegistryUnavailableError, SchemaVersionError
-from ..query import compile_order, compile_query
+from ..query import compile_order, compile_query, required_phrases
 from . import fields
 from .access import Access
 from .artifacts import ArtifactStore, LocalArtifactStore, open_artifact_store
@@ -106,11 +107,8 @@ class PostgresRegistry(Registry):
         # reports and other local files of a run go beside the store's folder (an fsspec store: its local cache)
         self.artifacts_root = self.artifacts.root if isinstance(self.artifacts, LocalArtifactStore) else \
             Path(self.artifacts.cache)
-        self._depth = 0
-        self._hold = False
-        self._after_commit = []
-        self._on_rollback = []
-        self._before_commit = None
+        self._init_transaction_state()
+        self._probed: dict[str, tuple[float, int]] = {}  # phrase -> (when, matches counted): _broad_words
         conn = _connect(url)
         try:
             # registry queries are short index lookups: parallel workers cost more to start than they save
@@ -200,6 +198,27 @@ class PostgresRegistry(Registry):
                    "LIMIT ?) AS matches")
     _FEW_TEXT_MATCHES = 300  # the GIN probe reads the matching rows from the heap: count less far
     _DIALECT = "postgresql"
+    #: seconds a word's probe count is reused (it only picks the plan: both give the same rows)
+    _PROBE_TTL_S = 60.0
+
+    def _broad_words(self, query: str, listed: dict[str, int] | None = None) -> bool | None:
+        """As on SQLite, with each required word's count (GIN, up to the limit) remembered for
+        :attr:`_PROBE_TTL_S` seconds per connection: the GIN count reads every match's bitmap first (4 ms for a
+        word in 12,000 of 100,000 models, more than the search), and a stale count costs at most the walk's time
+        budget, never a wrong row."""
+        now = time.monotonic()
+        counts: dict[str, int] = {}
+        for phrase in required_phrases(query, self._DIALECT):
+            if phrase is None or phrase in counts:
+                continue
+            seen = self._probed.get(phrase)
+            if seen is None or now - seen[0] > self._PROBE_TTL_S:
+                if len(self._probed) >= 256:
+                    self._probed.clear()
+                seen = self._probed[phrase] = (now, self.db.execute(
+                    self._TEXT_PROBE, [phrase, self._FEW_TEXT_MATCHES]).fetchone()[0])
+            counts[phrase] = seen[1]
+        return super()._broad_words(query, counts)
 
     def search(self, query: str = "", order_by: str | None = None, limit: int | None = 50, offset: int = 0,
                columns: Sequence[str] | None = None) -> pd.DataFrame:

@@ -35,7 +35,7 @@ import sqlite_utils  # noqa: E402,I001
 from ..arrays import LabelledImages, check_labelled, content_hash
 from ..config import current_user, default_registry_path, registry_modes
 from ..errors import FmcError, FmcWarning, InputError, NotFoundError, PermissionDeniedError
-from ..query import compile_order, compile_query, query_fields, required_phrases
+from ..query import compile_order, compile_query, query_fields, required_phrases, text_phrases
 from ..records import DatasetRecord, ModelRecord, RunRecord, record_from_row
 from . import fields
 from .access import CATALOG_OWNER, Access, not_found_model
@@ -44,6 +44,7 @@ from .interface import RegistryInterface
 from .dataset_records import DatasetRecordsMixin
 from .datasets_identity import DatasetIdentityMixin
 from .lineage import LineageMixin
+from .word_hits import LISTED_WORD, WordHits
 from .schema import MIGRATIONS
 
 __all__ = ["Registry", "open_registry", "BUSY_TIMEOUT_S", "network_filesystem", "SEARCH_COLUMNS"]
@@ -137,11 +138,8 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
             self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL"))
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # searches look rows up by id: keep them in memory
-            self._depth = 0
-            self._hold = False
-            self._after_commit: list[Callable[[], None]] = []
-            self._on_rollback: list[Callable[[], None]] = []
-            self._before_commit: Callable[[], None] | None = None
+            self._init_transaction_state()
+            self._word_hits = WordHits(conn)
             self._migrate()
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as exc:
@@ -155,6 +153,14 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
             _tighten(Path(f"{self.path}{suffix}"), self.file_mode)
 
     # ------------------------------------------------------------------ plumbing
+    def _init_transaction_state(self) -> None:
+        """No transaction open yet (:meth:`transaction` nests by depth; callbacks run after commit / rollback)."""
+        self._depth = 0
+        self._hold = False
+        self._after_commit: list[Callable[[], None]] = []
+        self._on_rollback: list[Callable[[], None]] = []
+        self._before_commit: Callable[[], None] | None = None
+
     def close(self) -> None:
         self.db.close()
 
@@ -358,9 +364,11 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
         * filter-driven: the matches found through an equality's covering index (migration 40) or the full-text
           index, then sorted. Fast when few rows match.
 
-        A required word matching fewer than :attr:`_FEW_TEXT_MATCHES` rows (counted in the full-text index, which
-        is cheap) goes filter-driven at once; broader words get a larger budget (their rowids are listed first).
-        Ties are broken by id, so pages never overlap. Both plans give the same rows.
+        A required word matching fewer than :attr:`_FEW_TEXT_MATCHES` rows goes filter-driven at once; broader words
+        get a larger budget. The walk checks words against their matches listed once per connection while the
+        registry is unchanged (:mod:`~fmc_jupyter.registry.word_hits`, which also counts them); inside a
+        transaction it asks the full-text index each time. Ties are broken by id, so pages never overlap. Both
+        plans give the same rows.
         """
         limit, offset = fields.limit_offset(limit, offset)
         cols = fields.columns(columns, SEARCH_COLUMNS)
@@ -370,8 +378,8 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
         query = query or ""
         self._recheck_weights_for(query)
 
-        def page_ids(walk_order: bool) -> list[int]:
-            where, params = compile_query(query, walk_order=walk_order)
+        def page_ids(walk_order: bool, text_sql: str | None = None) -> list[int]:
+            where, params = compile_query(query, text_sql, walk_order=walk_order)
             sql = (f"SELECT id FROM models WHERE {visible} AND {where} "
                    f"ORDER BY {compile_order(order_by, use_index=walk_order)}, id")
             args = vparams + params
@@ -385,10 +393,12 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
 
         ids = None
         if limit is not None and limit + offset <= 1000 and _ORDER_SCAN_BUDGET:
-            broad = self._broad_words(query)
+            listed = self._word_hits.list(text_phrases(query))  # None inside a transaction
+            broad = self._broad_words(query, listed)
             if broad is not None:
                 budget = _ORDER_SCAN_BUDGET_TEXT if broad else _ORDER_SCAN_BUDGET
-                ids = self._within_budget(lambda: page_ids(walk_order=True), budget)
+                text_sql = None if listed is None else LISTED_WORD
+                ids = self._within_budget(lambda: page_ids(True, text_sql), budget)
         if ids is None:
             ids = page_ids(walk_order=False)
         return self._model_rows(ids, cols, visible, vparams)
@@ -428,14 +438,18 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
     _FEW_TEXT_MATCHES = 2000
     _DIALECT = "sqlite"
 
-    def _broad_words(self, query: str) -> bool | None:
+    def _broad_words(self, query: str, listed: dict[str, int] | None = None) -> bool | None:
         """Whether ``query`` requires words, all matching :attr:`_FEW_TEXT_MATCHES` rows or more (``True``: the
-        order-driven plan lists their rowids first), none (``False``), or one with fewer matches (``None``: the
-        filter-driven plan is the fast one). Counted in the full-text index, up to the limit: cheap."""
+        order-driven plan gets a larger budget), none (``False``), or one with fewer matches (``None``: the
+        filter-driven plan is the fast one). The counts come from ``listed`` (:class:`WordHits`), else from the
+        full-text index, up to the limit."""
         phrases = required_phrases(query, self._DIALECT)
         for phrase in phrases:
-            if phrase is None or self.db.execute(self._TEXT_PROBE, [phrase, self._FEW_TEXT_MATCHES]).fetchone()[0] \
-                    < self._FEW_TEXT_MATCHES:
+            if phrase is None:
+                return None
+            found = listed[phrase] if listed is not None and phrase in listed else \
+                self.db.execute(self._TEXT_PROBE, [phrase, self._FEW_TEXT_MATCHES]).fetchone()[0]
+            if found < self._FEW_TEXT_MATCHES:
                 return None
         return bool(phrases)
 
