@@ -4,9 +4,10 @@ Every candidate is listed with its stage: ``waiting``, ``extracting 10/class``, 
 ``10/class ✓ kept``, ``stopped at 10/class (dropped by halving)``, ``20/class ✓ done``,
 ``weights unavailable here``, ``failed at 5/class: <why>``.
 
-* In a Jupyter kernel: one overall tqdm bar (models scored, over all rungs) and below it a compact HTML board of
-  every model (a grid of ``model — stage`` cells, several per row, so 30+ models stay on one screen), redrawn in
-  place through an IPython display handle (at most a few times a second) and left showing the final stages.
+* In a Jupyter kernel: one overall tqdm bar (models scored, over all rungs) and a compact HTML board of every
+  model (a grid of ``model — stage`` cells, several per row, so 30+ models stay on one screen), redrawn in place
+  through an IPython display handle (whenever a model starts extracting, otherwise at most a few times a second,
+  always at a rung's end) and left showing the final stages.
 * Elsewhere (a terminal, a log, a test): one text bar on stderr whose postfix is the model being scored and its
   stage, and after each rung a few plain lines grouping the models by what happened to them (kept, dropped,
   failed, unavailable), so 30 models take a handful of lines, not 30 bars. The bar is left at its final count.
@@ -84,7 +85,7 @@ class StageBoard:
         if self._bar is not None:
             text = f"{ref}: {stage}"
             self._bar.set_postfix_str(text if len(text) <= _POSTFIX else text[: _POSTFIX - 1] + "…")
-        self._draw()
+        self._draw(force=stage.startswith("extracting"))   # a model starts work that may take long: show it now
 
     def start_rung(self, per_class: int, models: int, planned: int) -> None:
         """A rung of ``models`` models on ``per_class`` images per class starts; ``planned``: the model-rungs the

@@ -405,6 +405,7 @@ def test_stage_board_in_a_notebook_redraws_one_html_board(monkeypatch):
     board.start_rung(5, len(refs), 63)
     for ref in refs:
         board.set(ref, "extracting 5/class")
+        assert shown[-1].count(">extracting 5/class</span>") == 1     # a model starting work is shown at once
         board.set(ref, "scored 5/class")
         board.advance()
     board.set(refs[0], "5/class ✓ kept")
