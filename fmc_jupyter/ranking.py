@@ -46,7 +46,7 @@ import json
 import os
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -136,6 +136,9 @@ class Ranking:
         self.num_classes = num_classes
         #: ``[(dataset name, distance)]`` whose records gave the ``records`` vote
         self.records_from: list[tuple[str, float]] = []
+        #: a budgeted ranking (:mod:`fmc_jupyter.ranking_budget`): its budget in seconds and images per class per rung
+        self.budget_s: float | None = None
+        self.rungs: tuple[int, ...] = ()
 
     # DataFrame-like behaviour
     def __getattr__(self, name: str) -> Any:
@@ -169,8 +172,13 @@ class Ranking:
 
     def _title(self) -> str:
         name = getattr(self.dataset, "label", None) or getattr(self.dataset, "name", None) or "your images"
-        text = (f"Ranking of {len(self.table)} models on {name} ({self.num_examples} images, {self.num_classes} "
-                f"classes; combined = rank average of {', '.join(self.combination)})")
+        if self.budget_s is not None:
+            text = (f"Ranking of {len(self.table)} models on {name} within {self.budget_s:.0f} s (took "
+                    f"{self.seconds:.0f} s; successive halving over {'/'.join(map(str, self.rungs))} images per class, "
+                    f"{self.num_classes} classes; combined = rank average of {', '.join(self.combination)})")
+        else:
+            text = (f"Ranking of {len(self.table)} models on {name} ({self.num_examples} images, {self.num_classes} "
+                    f"classes; combined = rank average of {', '.join(self.combination)})")
         if self.records_from:
             text += "; records from " + ", ".join(f"{n} (distance {d:.2f})" for n, d in self.records_from)
         return text
@@ -391,7 +399,7 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
          methods: Sequence[str] | str | None = None, seed: int = 0, bootstrap: int = 10,
          dataset_name: str | None = None, *, class_names: Sequence[str] | None = None, layer: str | None = None,
          cache: bool = True, progress: bool = True, save: bool = True, neighbours: int = 5,
-         budget: Any = None) -> Ranking:
+         budget: Any = None, on_stage: Callable[[str, str], None] | None = None) -> Ranking:
     """Rank candidate models by how well they are expected to transfer to ``(x, y)``.
 
     Parameters
@@ -414,10 +422,16 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
     budget : a time budget (``"10min"``, ``"90s"``, seconds): rank a large catalog by successive halving over
         slice sizes (cheap signals and 5 images per class for every model, more images only for the leaders;
         column ``stage`` says how far each model got; see :mod:`fmc_jupyter.ranking_budget`). Nothing is
-        stored; ``bootstrap`` does not apply.
+        stored; ``bootstrap`` does not apply. ``progress`` then shows every candidate with its stage (``waiting``,
+        ``extracting 10/class``, ``10/class ✓ kept``, ``stopped at 10/class (dropped by halving)``, ...; see
+        :mod:`fmc_jupyter.ranking_progress`).
     neighbours : how many of the nearest registered datasets (``reg.similar_datasets``) with evaluations or
         finished runs give the ``records`` vote (0: none). Without any records in the registry nothing is
         computed for it.
+    on_stage : called as ``on_stage(model_ref, stage_text)`` while each model is scored: ``"extracting 20/class"``
+        (``"extracting all images"`` with ``per_class=None``), then ``"scored 20/class"`` or ``"failed: <why>"``.
+        With ``budget`` it also gets the budgeted stages (``"10/class ✓ kept"``, ``"stopped at 10/class (dropped
+        by halving)"``, ``"weights unavailable here"``). An exception it raises stops the ranking.
 
     Returns a :class:`Ranking`; it is also stored with ``registry.save_ranking``. ``save=False`` writes nothing
     to the registry (no dataset, slice or ranking).
@@ -429,12 +443,16 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
 
     check_rank_arguments(x, y, models, per_class, methods, seed, bootstrap, dataset_name, class_names, layer, cache,
                          progress, save)
+    if on_stage is not None and not callable(on_stage):
+        raise InputError(f"on_stage must be a function called as on_stage(model_ref, stage_text), not "
+                         f"{type(on_stage).__name__}")
     if budget is not None:
         from .ranking_budget import rank_within_budget
 
         return rank_within_budget(x, y, models=models, registry=registry, budget=budget, per_class=per_class,
                                   methods=methods, seed=seed, class_names=class_names, layer=layer, cache=cache,
-                                  progress=progress, save=save, neighbours=neighbours, dataset_name=dataset_name)
+                                  progress=progress, save=save, neighbours=neighbours, dataset_name=dataset_name,
+                                  on_stage=on_stage)
     t_start = time.perf_counter()
     registry = registry if registry is not None else open_registry()
     method_list, combination = _check_methods(methods)
@@ -470,8 +488,11 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
     vote, records_from = _records_vote(registry, dataset, images, labels, records, neighbours, save, progress) \
         if RECORDS_METHOD in method_list else (np.full(len(records), np.nan), [])
     priors = {}
+    slice_text = f"{per_class}/class" if per_class is not None else "all images"
     for j, record in enumerate(records):
         t0 = time.perf_counter()
+        if on_stage is not None:
+            on_stage(record.ref, f"extracting {slice_text}")
         priors[record.id] = {PRIOR_METHOD: record.top1, RECORDS_METHOD: None if np.isnan(vote[j]) else float(vote[j])}
         try:
             ex = extract_features(record, images, registry, layer=layer if source_of(record).reads_layers else None,
@@ -494,6 +515,8 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
                 else:
                     notes[j] = text             # some methods failed: ranked on the others
         seconds[j] = time.perf_counter() - t0
+        if on_stage is not None:
+            on_stage(record.ref, f"scored {slice_text}" if errors[j] is None else f"failed: {errors[j]}")
 
     ok = np.array([e is None for e in errors])
     combined = np.full(len(records), np.nan)

@@ -10,7 +10,13 @@ Successive halving (Jamieson & Talwalkar 2016; Li et al., "Hyperband", JMLR 2018
    on more images per class, as long as the projected time (seconds per image and model measured on the last
    rung) fits in what is left of the budget;
 4. the table lists models by how far they got (the deepest rung first), then by their combined score there;
-   ``stage`` says where each model stopped (``"20/class"``, or why it was not ranked).
+   ``stage`` says where each model stopped (``"20/class"``, or why it was not ranked), ``images_per_class``
+   the images per class of that rung and ``images_used`` how many images the model was scored on over all its
+   rungs (each rung draws its own slice; cached features are counted too).
+
+While it runs, ``progress=True`` shows every candidate with its current stage (``waiting``, ``extracting
+10/class``, ``10/class ✓ kept``, ``stopped at 10/class (dropped by halving)``, ``weights unavailable here``;
+:mod:`fmc_jupyter.ranking_progress`), and ``on_stage(model_ref, stage_text)`` receives the same changes.
 
 A model that fails to load with a missing-weights error is remembered as unavailable; clear the memory by
 deleting ``<cache dir>/unavailable_models.json``.
@@ -79,10 +85,28 @@ def _remember_unavailable(found: dict[str, str]) -> None:
     write_atomic(_memory_path(), lambda fh: fh.write(json.dumps(known, indent=1).encode()))
 
 
+def _short(error: str, limit: int = 80) -> str:
+    line = error.strip().splitlines()[0] if error.strip() else error
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _planned(alive: int, rungs_left: int) -> int:
+    """Model-rungs successive halving takes for ``alive`` models over ``rungs_left`` rungs (if the budget allows)."""
+    total = 0
+    for _ in range(rungs_left):
+        total += alive
+        alive = max(1, (alive + 1) // 2)
+    return total
+
+
 def rank_within_budget(x, y, *, models, registry, budget, per_class, methods, seed, class_names, layer, cache,
-                       progress, save, neighbours, dataset_name) -> Any:
-    """:func:`fmc_jupyter.ranking.rank` by successive halving within ``budget`` (module docstring)."""
+                       progress, save, neighbours, dataset_name, on_stage=None) -> Any:
+    """:func:`fmc_jupyter.ranking.rank` by successive halving within ``budget`` (module docstring).
+
+    ``progress`` shows every candidate with its stage (:class:`fmc_jupyter.ranking_progress.StageBoard`);
+    ``on_stage(model_ref, stage_text)`` gets every stage change (also with ``progress=False``)."""
     from .ranking import Ranking, _resolve_models, rank
+    from .ranking_progress import UNAVAILABLE, StageBoard
     from .registry import open_registry
 
     t0 = time.perf_counter()
@@ -92,45 +116,80 @@ def rank_within_budget(x, y, *, models, registry, budget, per_class, methods, se
     memory = _unavailable()
     skipped = {r.id: memory[_weights_key(r)] for r in candidates if _weights_key(r) in memory}
     alive = [r for r in candidates if r.id not in skipped]
+    by_id = {r.id: r for r in candidates}
     cap = per_class if per_class is not None else max(RUNG_PER_CLASS)
     rungs = sorted({min(p, cap) for p in RUNG_PER_CLASS})
     last: dict[int, tuple[int, pd.Series]] = {}     # model id -> (rung, its row there)
+    images_used: dict[int, int] = {r.id: 0 for r in candidates}
     result = None
     newly_unavailable: dict[str, str] = {}
-    from tqdm.auto import tqdm
+    board = StageBoard([r.ref for r in candidates], enabled=progress, on_stage=on_stage,
+                       title=f"ranking within {seconds:.0f} s")
 
-    bar = tqdm(total=len(rungs), desc="budgeted ranking", unit="rung", disable=not progress, leave=False)
-    for level, pc in enumerate(rungs):
-        if not alive:
-            break
-        bar.set_postfix_str(f"{len(alive)} model(s) on {pc}/class")
-        t_rung = time.perf_counter()
-        result = rank(x, y, models=[r.id for r in alive], registry=registry, per_class=pc, methods=methods,
-                      seed=seed, bootstrap=0, class_names=class_names, layer=layer, cache=cache, progress=False,
-                      save=False, neighbours=neighbours)
-        spent = time.perf_counter() - t_rung
-        bar.update(1)
-        for row in result.table.itertuples(index=False):
-            err = row.error
-            if isinstance(err, str) and _MISSING_WEIGHTS.search(err):
-                record = next(r for r in alive if r.id == row.model_id)
-                newly_unavailable[_weights_key(record)] = err
-                skipped[record.id] = err
-            else:
-                last[int(row.model_id)] = (level, pd.Series(row._asdict()))
-        ok = result.table[result.table["error"].isna()]
-        if level == len(rungs) - 1 or len(ok) <= 1:
-            break
-        keep = ok.head(max(1, (len(ok) + 1) // 2))
-        per_model_image = spent / max(len(alive), 1) / max(result.num_examples, 1)
-        next_images = result.num_examples * rungs[level + 1] / pc
-        projected = per_model_image * next_images * len(keep)
-        if time.perf_counter() - t0 + projected > seconds:
-            bar.set_postfix_str(f"stopped: {len(keep)} model(s) on {rungs[level + 1]}/class would take "
-                                f"~{projected:.0f} s more")
-            break
-        alive = [r for r in alive if r.id in set(int(i) for i in keep["model_id"])]
-    bar.close()
+    def hook(ref: str, stage: str) -> None:      # rank's per-model events: extracting, then scored / failed
+        board.set(ref, stage)
+        if not stage.startswith("extracting"):
+            board.advance()
+
+    try:
+        if skipped:
+            for record in candidates:
+                if record.id in skipped:
+                    board.set(record.ref, UNAVAILABLE)
+            board.report(f"{len(skipped)} model(s) skipped: their weights were not available here on an earlier "
+                         f"call (delete {_memory_path()} to try them again)")
+        for level, pc in enumerate(rungs):
+            if not alive:
+                break
+            board.start_rung(pc, len(alive), _planned(len(alive), len(rungs) - level))
+            t_rung = time.perf_counter()
+            result = rank(x, y, models=[r.id for r in alive], registry=registry, per_class=pc, methods=methods,
+                          seed=seed, bootstrap=0, class_names=class_names, layer=layer, cache=cache, progress=False,
+                          save=False, neighbours=neighbours, on_stage=hook)
+            spent = time.perf_counter() - t_rung
+            for row in result.table.itertuples(index=False):
+                err = row.error
+                record = by_id[int(row.model_id)]
+                if isinstance(err, str) and _MISSING_WEIGHTS.search(err):
+                    newly_unavailable[_weights_key(record)] = err
+                    skipped[record.id] = err
+                    board.set(record.ref, UNAVAILABLE)
+                    continue
+                last[record.id] = (level, pd.Series(row._asdict()))
+                if isinstance(err, str):
+                    board.set(record.ref, f"failed at {pc}/class: {_short(err)}")
+                else:
+                    images_used[record.id] += result.num_examples
+            ok = result.table[result.table["error"].isna()]
+            summary = f"{pc}/class: {len(alive)} model(s) in {spent:.0f} s ({time.perf_counter() - t0:.0f} s of " \
+                      f"{seconds:.0f} s)"
+            if level == len(rungs) - 1 or len(ok) <= 1:
+                for ref in ok["model"]:
+                    board.set(ref, f"{pc}/class ✓ done" if len(ok) > 1 or level == len(rungs) - 1
+                              else f"{pc}/class ✓ the only one left")
+                board.report(summary)
+                break
+            keep = ok.head(max(1, (len(ok) + 1) // 2))
+            kept_ids = {int(i) for i in keep["model_id"]}
+            for ref, model_id in zip(ok["model"], ok["model_id"]):
+                if int(model_id) not in kept_ids:
+                    board.set(ref, f"stopped at {pc}/class (dropped by halving)")
+            per_model_image = spent / max(len(alive), 1) / max(result.num_examples, 1)
+            next_images = result.num_examples * rungs[level + 1] / pc
+            projected = per_model_image * next_images * len(keep)
+            if time.perf_counter() - t0 + projected > seconds:
+                why = f"{len(keep)} model(s) on {rungs[level + 1]}/class would take ~{projected:.0f} s more"
+                for ref in keep["model"]:
+                    board.set(ref, f"{pc}/class ✓ kept; stopped by the budget")
+                board.report(summary)
+                board.note(f"stopped: {why} than the budget leaves")
+                break
+            for ref in keep["model"]:
+                board.set(ref, f"{pc}/class ✓ kept")
+            board.report(summary)
+            alive = [r for r in alive if r.id in kept_ids]
+    finally:
+        board.close()
     _remember_unavailable(newly_unavailable)
     rows = []
     for record in candidates:
@@ -138,15 +197,19 @@ def rank_within_budget(x, y, *, models, registry, budget, per_class, methods, se
             level, row = last[record.id]
             row = row.copy()
             row["stage"] = f"{rungs[level]}/class" + ("" if pd.isna(row.get("error")) else " (failed)")
+            row["images_per_class"] = rungs[level] if pd.isna(row.get("error")) else None
             row["_depth"] = level if pd.isna(row.get("error")) else -1
             rows.append(row)
         else:
             why = skipped.get(record.id, "not reached")
             rows.append(pd.Series({"model": record.ref, "model_id": record.id, "error": why, "_depth": -2,
+                                   "images_per_class": None,
                                    "stage": "weights unavailable here: register a local file of it "
                                             "(reg.add_model) or run where its weights can be downloaded"
                                             if record.id in skipped else "not reached"}))
     frame = pd.DataFrame(rows)
+    frame["images_per_class"] = pd.array(frame["images_per_class"], dtype="Int64")
+    frame["images_used"] = [images_used[int(i)] for i in frame["model_id"]]
     frame = frame.sort_values(["_depth", "combined"], ascending=[False, False], na_position="last",
                               kind="stable").drop(columns=["_depth", "rank"], errors="ignore").reset_index(drop=True)
     frame.insert(0, "rank", pd.array([i + 1 if pd.isna(e) else None for i, e in enumerate(frame["error"])],
@@ -158,5 +221,6 @@ def rank_within_budget(x, y, *, models, registry, budget, per_class, methods, se
                       num_classes=result.num_classes if result is not None else 0)
     ranking.records_from = result.records_from if result is not None else []
     ranking.budget_s = seconds
+    ranking.rungs = tuple(rungs)
     del save, dataset_name  # a budgeted ranking is exploratory: nothing is stored
     return ranking

@@ -317,6 +317,29 @@ def test_rank_scores_candidates_and_stores_the_ranking(shell, tmp_registry, shar
 
 
 @pytest.mark.slow
+def test_rank_with_a_budget_shows_each_models_stage(shell, tmp_registry, shared_data, capsys):
+    """``%findcnn rank ... --budget`` shows the same per-model stage progress as ``fmc.rank(..., budget=...)``
+    (outside a kernel: a text bar and, after each rung, the models grouped by stage)."""
+    tflite = tmp_registry.add_model(shared_data / "models" / "tflite" / "mobilenet_v1_0.25_128_quant.tflite",
+                                    name="mnv1-quant", family="mobilenet")
+    x, y = sign_digits(shared_data, 10)
+    shell.user_ns.update(x=x, y=y)
+    capsys.readouterr()
+    ranking = findcnn(shell, 'rank x y --models "name=MobileNet_0.25_224 or name=mnv1-quant" --per-class 10 '
+                             "--methods knn --budget 1h")
+    err = " ".join(capsys.readouterr().err.replace("\r", "\n").split())
+    rows = ranking.table.set_index("model_id")
+    best, other = (int(i) for i in ranking.table["model_id"])
+    assert list(ranking.table["stage"]) == ["10/class", "5/class"] and ranking.rungs == (5, 10)
+    assert list(ranking.table["images_used"]) == [50 + 100, 50]
+    refs = {tflite.id: tflite.ref, tmp_registry.model("MobileNet_0.25_224").id: "MobileNet_0.25_224:v1"}
+    assert set(rows.index) == set(refs)
+    assert "5/class: 2 model(s) in" in err and "10/class: 1 model(s) in" in err
+    assert f"5/class ✓ kept: {refs[best]}" in err and f"stopped at 5/class (dropped by halving): {refs[other]}" in err
+    assert f"10/class ✓ done: {refs[best]}" in err and "3/3" in err
+
+
+@pytest.mark.slow
 def test_auto_ranks_tries_and_fine_tunes_the_winner(shell, tmp_registry, shared_data):
     tflite = tmp_registry.add_model(shared_data / "models" / "tflite" / "mobilenet_v1_0.25_128_quant.tflite",
                                     name="mnv1-quant", family="mobilenet")

@@ -317,18 +317,109 @@ def test_budgeted_ranking_halves_the_field_and_says_how_far_each_model_got(env, 
     reg.artifact_path(gone).unlink()                      # its weights are not available here
     x, y = cifar_slice(per_class=10)
     models = refs + [gone.ref]
-    r = fmc.rank(x, y, models=models, registry=reg, per_class=10, budget="1h", progress=False)
+    events: dict[str, list[str]] = {}
+    r = fmc.rank(x, y, models=models, registry=reg, per_class=10, budget="1h", progress=False,
+                 on_stage=lambda ref, stage: events.setdefault(ref, []).append(stage))
     stages = r.table.set_index("model")["stage"]
     assert stages[gone.ref].startswith("weights unavailable here")
     assert (stages[refs] == "10/class").sum() == 2           # 4 models on 5/class, the better 2 on 10/class
     assert (stages[refs] == "5/class").sum() == 2
     assert list(r.table["stage"][:2]) == ["10/class", "10/class"]     # the deepest rung first
     assert r.table["rank"].notna().sum() == 4
+    # how far each model got, in images: 3 classes, 5/class then 10/class
+    rows = r.table.set_index("model")
+    kept = [m for m in refs if stages[m] == "10/class"]
+    dropped = [m for m in refs if stages[m] == "5/class"]
+    assert list(rows.loc[kept, "images_per_class"]) == [10, 10] and list(rows.loc[kept, "images_used"]) == [45, 45]
+    assert list(rows.loc[dropped, "images_per_class"]) == [5, 5] and list(rows.loc[dropped, "images_used"]) == [15, 15]
+    assert rows.loc[gone.ref, "images_used"] == 0 and rows["images_per_class"].isna()[gone.ref]
+    assert r.budget_s == 3600 and r.rungs == (5, 10) and "within 3600 s" in repr(r)
+    # every model's stage events, rung by rung (progress=False still reports them)
+    assert set(events) == set(models)
+    for m in kept:
+        assert events[m] == ["extracting 5/class", "scored 5/class", "5/class ✓ kept",
+                             "extracting 10/class", "scored 10/class", "10/class ✓ done"]
+    for m in dropped:
+        assert events[m] == ["extracting 5/class", "scored 5/class", "stopped at 5/class (dropped by halving)"]
+    assert events[gone.ref][0] == "extracting 5/class" and events[gone.ref][1].startswith("failed: ")
+    assert events[gone.ref][2:] == ["weights unavailable here"]
+    with pytest.raises(InputError, match="on_stage must be a function"):
+        fmc.rank(x, y, models=models, registry=reg, per_class=10, budget="1h", progress=False, on_stage="print")
     from fmc_jupyter.zoo.sources import SOURCES
 
     calls = []
     source = SOURCES["keras_file"]
     real = source.features
     monkeypatch.setattr(source, "features", lambda record, *a, **k: calls.append(record.ref) or real(record, *a, **k))
-    fmc.rank(x, y, models=[gone.ref, refs[1]], registry=reg, per_class=10, budget=60, progress=False)
+    again: list[tuple[str, str]] = []
+    fmc.rank(x, y, models=[gone.ref, refs[1]], registry=reg, per_class=10, budget=60, progress=False,
+             on_stage=lambda ref, stage: again.append((ref, stage)))
     assert gone.ref not in calls                          # remembered as unavailable: not tried again
+    assert [s for ref, s in again if ref == gone.ref] == ["weights unavailable here"]     # and said so at once
+    assert again[0] == (gone.ref, "weights unavailable here")
+
+
+def test_budgeted_ranking_progress_shows_every_models_stage_in_a_terminal(env, capsys):
+    """progress=True outside a notebook: one text bar (models scored over all rungs) and, after each rung, lines
+    grouping the models by stage; the bar is left full at the end."""
+    reg, refs, _ = env
+    x, y = cifar_slice(per_class=10)
+    capsys.readouterr()
+    r = fmc.rank(x, y, models=refs, registry=reg, per_class=10, budget="1h", progress=True)
+    err = " ".join(capsys.readouterr().err.replace("\r", "\n").split())
+    kept = [m for m in refs if m in set(r.table["model"][:2])]          # each group lists models in the given order
+    dropped = [m for m in refs if m in set(r.table["model"][2:4])]
+    assert "5/class: 4 model(s) in" in err and "10/class: 2 model(s) in" in err
+    assert f"5/class ✓ kept (2): {kept[0]}, {kept[1]}" in err
+    assert f"stopped at 5/class (dropped by halving) (2): {dropped[0]}, {dropped[1]}" in err
+    assert f"10/class ✓ done (2): {kept[0]}, {kept[1]}" in err
+    assert "ranking within 3600 s" in err and "6/6" in err             # 4 + 2 model-rungs, bar left full
+    for ref in refs:
+        assert f"{ref}: extracting" in err or f"{ref}: scored" in err    # the bar's postfix names each model
+    capsys.readouterr()
+    fmc.rank(x, y, models=refs[:2], registry=reg, per_class=10, budget="1h", progress=False)
+    assert capsys.readouterr().err == ""                                  # progress=False draws nothing
+
+
+def test_stage_board_in_a_notebook_redraws_one_html_board(monkeypatch):
+    """In a kernel the board is one HTML display updated in place (escaped), left at the final stages."""
+    import IPython.display
+
+    from fmc_jupyter.ranking_progress import StageBoard
+
+    shown: list[str] = []
+
+    class Handle:
+        def update(self, obj):
+            shown.append(obj.data)
+
+    def display(obj, display_id=False):
+        assert display_id is True
+        shown.append(obj.data)
+        return Handle()
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    refs = [f"net_{i}:v1" for i in range(31)] + ["<b>odd</b>:v1"]
+    seen = []
+    board = StageBoard(refs, notebook=True, on_stage=lambda ref, stage: seen.append((ref, stage)))
+    board.start_rung(5, len(refs), 63)
+    for ref in refs:
+        board.set(ref, "extracting 5/class")
+        assert shown[-1].count(">extracting 5/class</span>") == 1     # a model starting work is shown at once
+        board.set(ref, "scored 5/class")
+        board.advance()
+    board.set(refs[0], "5/class ✓ kept")
+    board.set(refs[-1], "stopped at 5/class (dropped by halving)")
+    board.report("5/class: 32 model(s) in 3 s")
+    board.close()
+    final = shown[-1]
+    assert len(shown) >= 2 and all("fmc-stages" in h for h in shown)
+    assert "&lt;b&gt;odd&lt;/b&gt;:v1" in final and "<b>odd</b>" not in final
+    assert "5/class ✓ kept" in final and "stopped at 5/class (dropped by halving)" in final
+    assert final.count(">scored 5/class</span>") == 30 and "5/class: 32 model(s) in 3 s" in final
+    assert "waiting" not in final
+    assert len(seen) == 2 * 32 + 2 and board.stages[refs[0]] == "5/class ✓ kept"
+    quiet = StageBoard(refs[:2], enabled=False, on_stage=lambda ref, stage: seen.append((ref, stage)))
+    quiet.set(refs[0], "extracting 5/class")
+    quiet.close()
+    assert seen[-1] == (refs[0], "extracting 5/class") and shown[-1] is final      # nothing drawn, still told

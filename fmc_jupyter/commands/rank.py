@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="images per class in the ranked slice (default 20; 'all' for every image)")
     parser.add_argument("--budget", default=None,
                         help="time budget such as 10min or 90s: successive halving over slice sizes, more images "
-                             "only for the leaders (column 'stage' says how far each model got)")
+                             "only for the leaders; shows every model's stage while it runs (column 'stage' says "
+                             "how far each model got)")
     parser.add_argument("--methods", nargs="+", default=None,
                         help="transferability estimators, space or comma separated (default: the library's)")
 
