@@ -25,13 +25,6 @@ def dataset_of_arrays(registry, data, *, save: bool, name: str | None = None, so
 
     from .errors import FmcWarning
 
-    record_arrays = getattr(type(registry), "record_arrays", None)
-    if record_arrays is None:           # a registry without dataset identity (e.g. an older team service)
-        if not save:
-            return None
-        from .training.data import register_arrays
-
-        return register_arrays(registry, data, source=source, name=name)
     dataset, new = registry.record_arrays(data, labels, save=save, name=name, source=source, description=description)
     if new:
         warnings.warn(f"registered your {dataset.num_examples} images as the new public dataset '{dataset.name}' "
@@ -46,6 +39,6 @@ def slice_of(registry, dataset, rows: np.ndarray, *, save: bool):
 
     base = np.asarray(dataset.slice_rows if dataset.slice_rows is not None else np.arange(dataset.num_examples))
     picked = base[np.asarray(rows)]
-    if save and hasattr(registry, "record_slice"):
+    if save:
         return registry.record_slice(dataset, picked)
     return replace(dataset, slice_id=None, slice_rows=[int(r) for r in picked])

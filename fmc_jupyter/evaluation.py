@@ -151,6 +151,5 @@ def evaluate(model: Any, x: Any, y: Any = None, *, registry: "Registry | None" =
     evaluation_id = reg.add_evaluation(record.id, dataset.id, accuracy=metrics.accuracy, loss=loss,
                                        num_examples=int(len(data.y)),
                                        metrics=metrics.to_dict(data.class_names), confusion=metrics.confusion.tolist())
-    if hasattr(reg, "link_slice"):
-        reg.link_slice("evaluations", evaluation_id, dataset)     # evaluated on a slice of a registered dataset
+    reg.link_slice("evaluations", evaluation_id, dataset)     # evaluated on a slice of a registered dataset
     return Evaluation(evaluation_id, record, dataset, data.class_names, metrics.accuracy, loss, metrics)

@@ -287,7 +287,7 @@ def records_defaults(reg: "Registry", data: Any, *, lr: Any, epochs: Any,
     the training images (``reg.similar_datasets``; the training data's own dataset first, at distance 0), with
     ``origin`` saying which run, model and dataset they came from. ``(None, None, 0, None)`` when the registry
     has no finished run to learn from."""
-    if lr is not None or epochs is not None or unfreeze is not None or not hasattr(type(reg), "best_runs"):
+    if lr is not None or epochs is not None or unfreeze is not None:
         return lr, epochs, 0 if unfreeze is None else unfreeze, None
     with_runs = set(reg.datasets_with_records(runs_only=True))
     if not with_runs:
@@ -407,7 +407,7 @@ def finetune(model: Any, x: Any = None, y: Any = None, *, epochs: int | None = N
                            optimizer=opt_name if isinstance(opt_name, str) else type(opt_name).__name__,
                            loss=LOSS, batch_size=batch, learning_rate=rate, epochs=epochs, config=config,
                            device=describe_device())
-    if data.dataset is not None and hasattr(reg, "link_slice"):
+    if data.dataset is not None:
         reg.link_slice("runs", run_id, data.dataset)          # trained on a slice of a registered dataset
     changes: list[dict[str, Any]] = []
     show = Progress(progress, title=f"{record.name} run {run_id}")

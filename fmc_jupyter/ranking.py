@@ -372,7 +372,7 @@ def _records_vote(registry, dataset, images: np.ndarray, labels: np.ndarray, rec
     from .similarity import records_scores
 
     none = np.full(len(records), np.nan)
-    if k <= 0 or not hasattr(type(registry), "similar_datasets"):
+    if k <= 0:
         return none, []
     with_records = registry.datasets_with_records()
     own = getattr(dataset, "id", None)
@@ -556,8 +556,7 @@ def rank(x, y=None, models: str | Sequence[Any] = "params<10M", registry=None, p
             per_class=per_class, seed=seed,
             models_query=models if isinstance(models, str) else json.dumps([r.ref for r in records]),
             seconds=total)
-        if hasattr(registry, "link_slice"):
-            registry.link_slice("rankings", ranking_id, dataset)
+        registry.link_slice("rankings", ranking_id, dataset)
     ranking = Ranking(frame, methods=method_list, combination=combination, dataset=dataset, ranking_id=ranking_id,
                       per_class=per_class, seed=seed, seconds=total, num_examples=len(labels),
                       num_classes=int(len(np.unique(labels))))

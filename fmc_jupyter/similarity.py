@@ -36,12 +36,16 @@ import numpy as np
 from .errors import InputError
 
 __all__ = ["Signature", "signature_from_features", "signature_distance", "compute_signature", "records_scores",
-           "similarity_weights", "REFERENCE_MODEL", "SIGNATURE_PER_CLASS"]
+           "similarity_weights", "checked_signature", "REFERENCE_MODEL", "SIGNATURE_PER_CLASS", "MAX_SIGNATURE_CLASSES",
+           "MAX_SIGNATURE_DIM"]
 
 #: the fixed reference embedder of every signature (a catalog entry, built through Keras's own loader)
 REFERENCE_MODEL = "MobileNet_0.25_224:v1"
 #: images per class a signature is computed on (seeded stratified draw)
 SIGNATURE_PER_CLASS = 20
+#: the largest signature a registry accepts from a client (classes x feature dimension)
+MAX_SIGNATURE_CLASSES = 100_000
+MAX_SIGNATURE_DIM = 8192
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,43 @@ def signature_from_features(features: np.ndarray, labels: np.ndarray, embedder: 
     spreads = np.array([np.linalg.norm(z[y == c] - means[k], axis=1).mean() for k, c in enumerate(classes)])
     counts = np.array([int((y == c).sum()) for c in classes])
     return Signature(means, spreads, counts, embedder)
+
+
+def checked_signature(value: Any, name: str = "signature") -> Signature:
+    """``value`` (a :class:`Signature` or its :meth:`~Signature.to_dict` form, e.g. sent by a kernel to the
+    registry service) as a :class:`Signature`, or :class:`InputError` saying what is wrong: the reference
+    embedder, ``means (C, D)`` finite, ``spreads (C,)`` finite and >= 0, ``counts (C,)`` whole numbers >= 1."""
+    if isinstance(value, Signature):
+        value = value.to_dict()
+    if not isinstance(value, Mapping) or not {"means", "spreads", "counts"} <= set(value):
+        raise InputError(f"{name} must be a dataset signature: a dict with means, spreads, counts and embedder "
+                         f"(Signature.to_dict()), not {str(value)[:60]!r}")
+    unknown = set(value) - {"means", "spreads", "counts", "embedder"}
+    if unknown:
+        raise InputError(f"{name} has unknown fields {sorted(map(str, unknown))}")
+    embedder = value.get("embedder", REFERENCE_MODEL)
+    if embedder != REFERENCE_MODEL:
+        raise InputError(f"{name} must come from the reference embedder {REFERENCE_MODEL}, not {str(embedder)[:60]!r}")
+    try:
+        means = np.asarray(value["means"], dtype=np.float64)
+        spreads = np.asarray(value["spreads"], dtype=np.float64)
+        counts = np.asarray(value["counts"], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{name}: means, spreads and counts must be (nested lists of) numbers") from None
+    if means.ndim != 2 or not 1 <= means.shape[0] <= MAX_SIGNATURE_CLASSES or \
+            not 1 <= means.shape[1] <= MAX_SIGNATURE_DIM:
+        raise InputError(f"{name}: means must be a (classes, features) matrix with 1..{MAX_SIGNATURE_CLASSES} rows "
+                         f"and 1..{MAX_SIGNATURE_DIM} columns, got shape {means.shape}")
+    classes = means.shape[0]
+    if spreads.shape != (classes,) or counts.shape != (classes,):
+        raise InputError(f"{name}: spreads and counts need one value per class ({classes}), got shapes "
+                         f"{spreads.shape} and {counts.shape}")
+    if not (np.isfinite(means).all() and np.isfinite(spreads).all()) or (spreads < 0).any():
+        raise InputError(f"{name}: means and spreads must be finite numbers (spreads >= 0)")
+    if not np.isfinite(counts).all() or (counts < 1).any() or (counts != np.round(counts)).any() or \
+            (counts > 2 ** 62).any():
+        raise InputError(f"{name}: counts must be whole numbers >= 1")
+    return Signature(means, spreads, counts.astype(np.int64), REFERENCE_MODEL)
 
 
 def signature_distance(a: Signature, b: Signature) -> float:

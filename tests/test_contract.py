@@ -215,3 +215,175 @@ def test_refused_calls_change_nothing(users: Pair, model_files):
             call()
     assert alice.change_count() == before
     assert alice.count(f"name={name}") == 0
+
+
+# ---------------------------------------------------------------------- dataset identity and records (issue 16)
+NAMES = ("cat", "dog", "fish")
+
+
+def pixels(n: int = 12, seed: int | None = None):
+    """``n`` random 8x8 RGB uint8 images with labels 0, 1, 2, 0, ... (fresh images unless ``seed`` is given)."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, size=(n, 8, 8, 3), dtype=np.uint8), np.arange(n) % 3
+
+
+def test_arrays_are_identified_by_hashes_and_subsets_become_slices(users: Pair):
+    alice, bob = users.alice, users.bob
+    x, y = pixels()
+    names = np.array(NAMES)[y]
+    data = alice.add_dataset(x, y, unique("pets"), NAMES)
+    found, new = bob.record_arrays(x, names)                     # equal arrays: the same dataset
+    assert not new and found.id == data.id and found.slice_rows is None
+    rows = [7, 2, 9, 4]
+    other, other_y = pixels()
+    before = (len(alice.datasets()), alice.change_count())
+    peek, new = bob.record_arrays(x[rows], names[rows], save=False)
+    assert (peek.id, peek.slice_rows, peek.slice_id, new) == (data.id, rows, None, False)
+    assert bob.record_arrays(other, other_y, save=False) == (None, False)
+    assert (len(alice.datasets()), alice.change_count()) == before   # save=False writes nothing
+    part, new = bob.record_arrays(x[rows], names[rows])
+    assert not new and part.id == data.id and part.slice_rows == rows and part.slice_id is not None
+    assert part.label == f"{data.name} (slice: 4 of 12 images)"
+    assert len(alice.datasets()) == before[0]                   # nothing new registered
+    assert alice.dataset_slice(part.slice_id).slice_rows == rows
+    assert alice.record_slice(data, np.array(rows)).slice_id == part.slice_id   # stored once
+    ints, _ = alice.record_arrays(x[[1, 3]], y[[1, 3]])         # integer labels match the class ids
+    assert ints.id == data.id and ints.slice_rows == [1, 3]
+    mine, new = bob.record_arrays(other, other_y, name=unique("bobs-shots"))
+    assert new and mine.num_examples == 12 and mine.created_by == "bob"
+    evaluation = bob.add_evaluation("MobileNetV2", data.id, accuracy=0.5, num_examples=4)
+    bob.link_slice("evaluations", evaluation, part)
+    board = alice.leaderboard(data.id)
+    assert list(board["slice"]) == [f"4 of 12 images (slice {part.slice_id})"]
+
+
+def test_refused_identity_calls_change_nothing(users: Pair):
+    alice, bob = users.alice, users.bob
+    x, y = pixels()
+    data = alice.add_dataset(x, y, unique("refusals"), NAMES)
+    part = alice.record_slice(data, [0, 1, 2])
+    evaluation = bob.add_evaluation("MobileNetV2", data.id, accuracy=0.5)
+    other = alice.add_dataset(*pixels(), unique("else"), NAMES)
+    elsewhere = alice.add_evaluation("MobileNetV2", other.id, accuracy=0.5)
+    before = alice.change_count()
+    for call, error, message in [
+            (lambda: alice.record_slice(data, [0, 12]), InputError, "row numbers 0..11"),
+            (lambda: alice.record_slice(data, []), InputError, "non-empty"),
+            (lambda: alice.record_slice(data, [1, 1]), InputError, "distinct"),
+            (lambda: alice.record_slice(data, ["a"]), InputError, "row numbers"),
+            (lambda: alice.record_slice(10 ** 12, [0]), NotFoundError, "no dataset"),
+            (lambda: alice.dataset_slice(10 ** 12), NotFoundError, "no dataset slice"),
+            (lambda: alice.dataset_slice("one"), InputError, "whole number"),
+            (lambda: alice.link_slice("evaluations", evaluation, part), NotFoundError, "you have no evaluation"),
+            (lambda: alice.link_slice("evaluations", 10 ** 12, part), NotFoundError, "you have no evaluation"),
+            (lambda: alice.link_slice("evaluations", elsewhere, part), InputError, "not on dataset"),
+            (lambda: alice.link_slice("models", elsewhere, part), InputError, "can be linked to"),
+            (lambda: alice.link_slice("runs", "x", part), InputError, "whole number"),
+            (lambda: alice.link_slice("runs", 1, "slice"), InputError, "dataset record"),
+            (lambda: alice.record_arrays(x, y, save="yes"), InputError, "save must be True or False"),
+            (lambda: alice.record_arrays(*pixels(), name="no spaces!"), InputError, "dataset name"),
+            (lambda: alice.record_arrays(x[:3], y[:2]), InputError, "must match"),
+            (lambda: alice.best_runs(data, limit=0), InputError, "limit"),
+            (lambda: alice.datasets_with_records(runs_only="no"), InputError, "runs_only"),
+            (lambda: alice.dataset_records(10 ** 12), NotFoundError, "no dataset")]:
+        with pytest.raises(error, match=message):
+            call()
+    assert alice.change_count() == before
+    assert len(alice.datasets()) == len(bob.datasets())
+
+
+def test_the_service_refuses_bad_identity_calls_with_json_4xx(users: Pair):
+    if users.hub is None:
+        pytest.skip("HTTP answers of the registry service (remote backends)")
+    x, y = pixels()
+    data = users.alice.add_dataset(x, y, unique("wire"), NAMES)
+    good = {"content_hash": "0" * 64, "image_hashes": ["0" * 32], "image_shape": [8, 8, 3], "labels": [0],
+            "class_names": ["a"]}
+    before = users.alice.change_count()
+    for method, args, kwargs, message in [
+            ("match_hashes", [], {**good, "content_hash": "x"}, "content_hash"),
+            ("record_hashes", [], {**good, "image_hashes": ["Z" * 32]}, "image_hashes"),
+            ("record_hashes", [], {**good, "labels": [5]}, "labels"),
+            ("match_hashes", [], {**good, "label_ids": [1, 2]}, "label_ids"),
+            ("record_hashes", [], {**good, "image_shape": "8x8"}, "image_shape"),
+            ("store_signature", [data.id, {"means": [[1.0]], "spreads": [-1.0], "counts": [1]}], {}, "spreads >= 0"),
+            ("datasets_near", [{"means": "x", "spreads": [], "counts": []}], {}, "signature"),
+            ("link_slice_id", ["models", 1, 1], {}, "can be linked"),
+            ("record_slice", [data.id, [99]], {}, "row numbers"),
+            ("dataset_signature", [data.id], {}, "no operation")]:
+        answer = users.service_call("alice", method, args, kwargs)
+        assert answer.status_code == 400 and answer.json()["error"] == "InputError", (method, answer.text)
+        assert message in answer.json()["message"], (method, answer.text)
+    assert users.alice.change_count() == before
+    nothing = users.service_call("alice", "match_hashes", [], good)
+    assert nothing.status_code == 200 and nothing.json() == {"result": None}
+
+
+def blob_signature(shift: float, dim: int = 32, seed: int = 0):
+    """A signature of 3 classes x 4 images of ``dim`` features, moved by ``shift`` (numpy only, no embedder)."""
+    from fmc_jupyter.similarity import signature_from_features
+
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(3, dim)) + shift
+    labels = np.arange(12) % 3
+    return signature_from_features(centres[labels] + 0.05 * rng.normal(size=(12, dim)), labels)
+
+
+def test_similar_datasets_by_stored_signatures_nearest_first(users: Pair):
+    alice, bob = users.alice, users.bob
+    near, middle, far, bare = (alice.add_dataset(*pixels(), unique(n), NAMES) for n in ("near", "mid", "far", "bare"))
+    ids = [near.id, middle.id, far.id, bare.id]
+    for record, shift in ((near, 0.1), (middle, 1.0), (far, 3.0)):
+        assert alice.store_signature(record, blob_signature(shift)) is True
+    assert bob.store_signature(near, blob_signature(5.0)) is False          # never replaced
+    kept = bob.dataset_signature(near.id, compute=False)
+    np.testing.assert_allclose(kept.means, blob_signature(0.1).means, atol=1e-5)
+    assert bob.dataset_signature(bare, compute=False) is None
+    found = bob.similar_datasets(blob_signature(0.0), k=2, among=ids, compute=False)
+    assert list(found.columns) == ["dataset_id", "name", "distance", "num_classes", "num_examples"]
+    assert list(found["dataset_id"]) == [near.id, middle.id] and found["distance"].is_monotonic_increasing
+    by_name = alice.similar_datasets(near.name, k=5, among=set(ids), compute=False)   # itself left out
+    assert list(by_name["name"]) == [middle.name, far.name]
+    changes = alice.change_count()
+    assert alice.similar_datasets(blob_signature(0.0).to_dict(), among=[bare.id], compute=False).empty
+    assert alice.change_count() == changes
+    refused = [(lambda: alice.store_signature(bare, {"means": [[float("nan")] * 32] * 3, "spreads": [0.1] * 3,
+                                                      "counts": [4] * 3}), "finite"),
+               (lambda: alice.store_signature(bare, {**blob_signature(0).to_dict(), "embedder": "mine"}), "embedder"),
+               (lambda: alice.store_signature(bare, blob_signature(0, dim=16)), "features per class"),
+               (lambda: alice.store_signature(bare, {**blob_signature(0).to_dict(), "counts": [40, 4, 4]}),
+                "12 images"),
+               (lambda: alice.store_signature(bare, {**blob_signature(0).to_dict(), "spreads": [0.1]}), "spreads"),
+               (lambda: alice.store_signature(bare, "sig"), "must be a dataset signature"),
+               (lambda: alice.similar_datasets(blob_signature(0), k=0), "k must be"),
+               (lambda: alice.similar_datasets(blob_signature(0), among="all", compute=False), "among"),
+               (lambda: alice.similar_datasets(blob_signature(0), [0, 1], compute=False), "y must be None"),
+               (lambda: alice.similar_datasets(blob_signature(0, dim=16), among=ids, compute=False),
+                "cannot be compared")]
+    for call, message in refused:
+        with pytest.raises(InputError, match=message):
+            call()
+    assert alice.change_count() == changes and bob.dataset_signature(bare, compute=False) is None
+
+
+def test_dataset_records_and_best_runs_show_only_what_you_may_see(users: Pair, model_files):
+    alice, bob = users.alice, users.bob
+    shared = alice.add_dataset(*pixels(), unique("shared"), NAMES)
+    secret = alice.add_model(model_files[0], unique("secret-net"))          # private
+    run = alice.start_run(secret, shared.id, learning_rate=0.01, epochs=2, config={"unfreeze": 3})
+    alice.log_epoch(run, 0, val_accuracy=0.5)
+    alice.log_epoch(run, 1, val_accuracy=0.9)
+    alice.finish_run(run)
+    alice.add_evaluation(secret, shared.id, accuracy=0.95)
+    public = bob.start_run("MobileNetV2", shared.id, learning_rate=0.001, epochs=1)
+    bob.log_epoch(public, 0, val_accuracy=0.6)
+    bob.finish_run(public)
+    assert alice.dataset_records(shared.id) == {secret.name: pytest.approx(0.95)}
+    assert bob.dataset_records(shared) == {"MobileNetV2": pytest.approx(0.6)}
+    best = alice.best_runs(shared.name)
+    assert list(best.columns) == ["run_id", "model", "learning_rate", "epochs", "val_accuracy", "unfreeze"]
+    assert list(best["run_id"]) == [run] and best.loc[0, "unfreeze"] == 3
+    assert best.loc[0, "val_accuracy"] == pytest.approx(0.9) and best.loc[0, "learning_rate"] == pytest.approx(0.01)
+    assert list(bob.best_runs(shared, limit=1)["run_id"]) == [public]
+    assert shared.id in alice.datasets_with_records(runs_only=True)
+    assert shared.id in bob.datasets_with_records()

@@ -161,3 +161,53 @@ def test_search_never_shows_hidden_parents(users: Pair, model_files):
     row = bob.search(f"name={child.name}", limit=None)
     assert list(row["id"]) == [child.id] and row["parent_id"].isna().all()
     assert alice.search(f"name={child.name}")["parent_id"].tolist() == [base.id]
+
+
+def test_records_of_private_models_are_no_oracle(users: Pair, model_files):
+    """Runs and evaluations of alice's private model never reach bob through dataset records, best runs, the
+    datasets the records vote draws on, or slice links: a dataset with only hidden records looks like one with none."""
+    import numpy as np
+
+    from fmc_jupyter.similarity import signature_from_features
+
+    alice, bob = users.alice, users.bob
+    rng = np.random.default_rng(7)
+    datasets = [alice.add_dataset(rng.integers(0, 256, size=(6, 8, 8, 3), dtype=np.uint8), np.arange(6) % 2,
+                                  unique(name), ["a", "b"]) for name in ("alice-only", "no-records")]
+    hidden_on, empty = datasets
+    for record in datasets:
+        alice.store_signature(record, signature_from_features(rng.normal(size=(6, 16)), np.arange(6) % 2))
+    secret = alice.add_model(model_files[0], unique("secret"))
+    run = alice.start_run(secret, hidden_on.id, learning_rate=0.0123, epochs=7, config={"unfreeze": 2})
+    alice.log_epoch(run, 0, val_accuracy=0.97)
+    alice.finish_run(run)
+    alice.add_evaluation(secret, hidden_on.id, accuracy=0.99)
+    child = alice.add_model(model_files[1], unique("open-child"), parent=secret, fork=True, run_id=run,
+                            visibility="public")
+    alice.update_run(run, result_model_id=child.id)        # a public result of a private base: the run stays hidden
+    part = alice.record_slice(hidden_on, [0, 1])
+    assert alice.dataset_records(hidden_on) == {secret.name: pytest.approx(0.99)}
+    assert list(alice.best_runs(hidden_on)["run_id"]) == [run]
+    for runs_only in (False, True):
+        assert hidden_on.id in alice.datasets_with_records(runs_only)
+        assert hidden_on.id not in bob.datasets_with_records(runs_only)
+    assert bob.dataset_records(hidden_on) == bob.dataset_records(empty) == {}
+    hidden_runs, no_runs = bob.best_runs(hidden_on), bob.best_runs(empty)
+    assert hidden_runs.empty and list(hidden_runs.columns) == list(no_runs.columns)
+    query = signature_from_features(rng.normal(size=(6, 16)), np.arange(6) % 2)
+    assert bob.similar_datasets(query, among=bob.datasets_with_records(), compute=False).empty
+    assert set(alice.similar_datasets(query, among=alice.datasets_with_records(), compute=False)["dataset_id"]) >= {
+        hidden_on.id}
+    same_refusal(lambda: bob.link_slice("runs", run, part), lambda: bob.link_slice("runs", MISSING, part),
+                 run, MISSING)
+    assert alice.run(run).history[0]["val_accuracy"] == pytest.approx(0.97)
+    if users.hub is not None:  # the same HTTP answers too
+        for method in ("dataset_records", "best_runs"):
+            a, b = users.service_call("bob", method, [hidden_on.id]), users.service_call("bob", method, [empty.id])
+            assert a.status_code == b.status_code == 200 and a.json() == b.json(), method
+        listed = users.service_call("bob", "datasets_with_records", [False])
+        assert listed.status_code == 200 and hidden_on.id not in listed.json()["result"]
+        a = users.service_call("bob", "link_slice_id", ["runs", run, part.slice_id])
+        b = users.service_call("bob", "link_slice_id", ["runs", MISSING, part.slice_id])
+        assert a.status_code == b.status_code == 404
+        assert re.sub(r"\d+", "N", a.text) == re.sub(r"\d+", "N", b.text)

@@ -79,3 +79,44 @@ def test_finetune_takes_its_defaults_from_the_best_run_on_the_nearest_dataset(re
     assert rec.learning_rate == pytest.approx(0.02) and rec.epochs == 2 and len(rec.history) == 2
     mine = fmc.finetune("MobileNet_0.25_224:v1", x, y, epochs=1, registry=reg, progress=False)
     assert mine.config["defaults_from"] is None and reg.run(mine.run_id).epochs == 1
+
+
+@pytest.fixture(scope="module")
+def hub_reg(tmp_path_factory):
+    """alice's registry on a real JupyterHub's registry service (a kernel's ``open_registry("hub")``)."""
+    pytest.importorskip("jupyterhub", reason="jupyterhub is not installed: pip install -e '.[test]'")
+    from fmc_jupyter.registry import RemoteRegistry
+    from fmc_jupyter.service.localhub import LocalHub, find_proxy_command
+
+    if find_proxy_command() is None:
+        pytest.skip("configurable-http-proxy is not installed: npm ci --prefix tests/hub (scripts/test.sh does)")
+    with LocalHub(tmp_path_factory.mktemp("hub"), threads=2) as hub:
+        with RemoteRegistry(hub.service_url(), hub.create_user("alice")) as reg:
+            yield reg
+
+
+def test_a_hub_kernel_gets_similar_datasets_slices_and_the_records_vote(hub_reg):
+    import fmc_jupyter as fmc
+
+    reg = hub_reg
+    for name, ds in (("corn", "corn4"), ("blood", "blood_cells")):
+        reg.add_dataset(*part(ds, 6, classes=[0, 1, 2, 3]), name=name)
+    x, y = part("corn4", 5, offset=30, classes=[0, 1, 2, 3])            # new maize images
+    near = reg.similar_datasets(x, y, k=2)
+    assert list(near["name"]) == ["corn", "blood"] and near["distance"].is_monotonic_increasing
+    assert reg.dataset_signature("corn", compute=False) is not None      # computed in the kernel, kept by the service
+    tflite = reg.add_model(DATA / "models" / "tflite" / "mobilenet_v1_0.25_128_quant.tflite", top1=0.399)
+    base = reg.model("MobileNet_0.25_224:v1")
+    reg.add_evaluation(base, "corn", accuracy=0.5)
+    reg.add_evaluation(tflite, "corn", accuracy=0.9)
+    r = fmc.rank(x, y, models=[base.ref, tflite.ref], registry=reg, per_class=5, bootstrap=0, progress=False,
+                 save=False)
+    rows = r.table.set_index("model")
+    assert rows.loc[tflite.ref, "records"] == 1.0 and rows.loc[base.ref, "records"] == 0.0
+    assert r.records_from[0][0] == "corn" and r.records_from[0][1] > 0
+    sub_x, sub_y = part("corn4", 3, classes=[0, 1, 2, 3])                # images corn holds: a slice, nothing new
+    mine = fmc.rank(sub_x, sub_y, models=[base.ref, tflite.ref], registry=reg, per_class=3, bootstrap=0,
+                    progress=False)
+    assert mine.dataset.name == "corn" and mine.dataset.slice_id is not None and len(mine.dataset.slice_rows) == 12
+    assert mine.records_from[0] == ("corn", 0.0)
+    assert sorted(reg.datasets()["name"]) == ["blood", "corn"]

@@ -199,6 +199,68 @@ class RegistryInterface(abc.ABC):
     def load_dataset(self, ref: Any) -> LabelledImages:
         """The stored arrays of a dataset."""
 
+    # ------------------------------------------------------------------ dataset identity (datasets_identity.py)
+    @abc.abstractmethod
+    def record_arrays(self, x: Any, y: Any, class_names: Sequence[str] | None = None, *, save: bool = True,
+                      name: str | None = None, source: str = "arrays",
+                      description: str = "") -> tuple[DatasetRecord | None, bool]:
+        """``(dataset, new)``: the registered dataset the user's arrays are, or (with ``slice_rows``, and
+        ``slice_id`` when ``save``) the dataset they are a subset of; else, when ``save``, the arrays registered as
+        a new dataset (``new=True``, named ``name`` or ``<source>-<content hash>``); else ``(None, False)``.
+
+        Arrays are matched by hashes computed where they are (content hash, per-image hashes, labels): a remote
+        registry never receives images only to tell which dataset they are; new images are uploaded only when
+        they are saved. ``save=False`` writes nothing. ``x`` may be a :class:`LabelledImages` (then ``y`` is the
+        user's own labels, or None)."""
+
+    @abc.abstractmethod
+    def record_slice(self, dataset: Any, rows: Any) -> DatasetRecord:
+        """Store (once) the slice ``rows`` (distinct row indices, in order) of ``dataset``; the dataset record with
+        ``slice_id`` and ``slice_rows`` set."""
+
+    @abc.abstractmethod
+    def dataset_slice(self, slice_id: int) -> DatasetRecord:
+        """The dataset record of a stored slice, with ``slice_id`` and ``slice_rows``."""
+
+    @abc.abstractmethod
+    def link_slice(self, table: str, row_id: int, dataset: DatasetRecord | None) -> None:
+        """Mark one of your ``rankings`` / ``runs`` / ``evaluations`` rows as made on ``dataset``'s stored slice
+        (nothing for a whole dataset or None). A row that is not yours is a :class:`NotFoundError`."""
+
+    # ------------------------------------------------------------------ dataset records (dataset_records.py)
+    @abc.abstractmethod
+    def dataset_signature(self, dataset: Any, *, compute: bool = True, store: bool = True) -> Any:
+        """The :class:`~fmc_jupyter.similarity.Signature` of ``dataset``: the stored one; else computed here
+        (reference embedder, Keras) and stored unless ``store=False``; None when missing and ``compute=False``."""
+
+    @abc.abstractmethod
+    def store_signature(self, dataset: Any, signature: Any) -> bool:
+        """Store a signature of ``dataset`` computed by the caller (checked: reference embedder, finite values,
+        shape); True if stored, False if the dataset already had one (never replaced)."""
+
+    @abc.abstractmethod
+    def similar_datasets(self, x_or_dataset: Any, y: Any = None, k: int = 5, *, compute: bool = True,
+                         store: bool = True, among: Any = None) -> pd.DataFrame:
+        """The ``k`` registered datasets nearest to a dataset (name, id, record), to images ``x`` with labels ``y``,
+        or to a :class:`~fmc_jupyter.similarity.Signature`, nearest first: ``dataset_id, name, distance,
+        num_classes, num_examples`` (the dataset itself left out). Signatures are computed by the caller; missing
+        dataset signatures are computed and stored once (``compute=False``: those datasets are skipped;
+        ``store=False``: nothing is written). ``among``: dataset ids to consider (default all)."""
+
+    @abc.abstractmethod
+    def dataset_records(self, dataset: Any) -> dict[str, float]:
+        """``{model line name: best accuracy}`` on ``dataset`` (and its slices), from evaluations of models you may
+        see and finished training runs you may see."""
+
+    @abc.abstractmethod
+    def datasets_with_records(self, runs_only: bool = False) -> list[int]:
+        """Ids of datasets with an evaluation or finished training run you may see (only runs: ``runs_only``)."""
+
+    @abc.abstractmethod
+    def best_runs(self, dataset: Any, limit: int = 5) -> pd.DataFrame:
+        """Finished training runs on ``dataset`` you may see, best validation accuracy first: ``run_id, model,
+        learning_rate, epochs, unfreeze, val_accuracy``."""
+
     # ------------------------------------------------------------------ training runs
     @abc.abstractmethod
     def start_run(self, model: Any, dataset: Any = None, *, kind: str = "finetune", **fields: Any) -> int:

@@ -257,6 +257,82 @@ class RemoteRegistry(RegistryInterface):
     def leaderboard(self, dataset: Any):
         return self.call("leaderboard", dataset)
 
+    # ------------------------------------------------------------------ dataset identity and records
+    # Arrays are identified by hashes computed here (datasets_identity.record_arrays_with); only new images that
+    # are saved are uploaded. Signatures are computed here too (the service imports no Keras): the service stores
+    # and compares them (dataset_records.similar_datasets_with).
+    def record_arrays(self, x: Any, y: Any, class_names: Sequence[str] | None = None, *, save: bool = True,
+                      name: str | None = None, source: str = "arrays",
+                      description: str = "") -> tuple[DatasetRecord | None, bool]:
+        from .datasets_identity import record_arrays_with
+
+        return record_arrays_with(self, x, y, class_names, save=save, name=name, source=source,
+                                  description=description)
+
+    def match_hashes(self, **identity: Any) -> DatasetRecord | None:
+        """The service's ``match_hashes`` (read-only) on what ``datasets_identity.arrays_identity`` computed."""
+        return self.call("match_hashes", **identity)
+
+    def record_hashes(self, **identity: Any) -> DatasetRecord | None:
+        """The service's ``record_hashes`` (keeps the lookup index, stores a found slice)."""
+        return self.call("record_hashes", **identity)
+
+    def record_slice(self, dataset: Any, rows: Any) -> DatasetRecord:
+        return self.call("record_slice", dataset, np.asarray(rows).tolist() if isinstance(rows, np.ndarray) else rows)
+
+    def dataset_slice(self, slice_id: int) -> DatasetRecord:
+        return self.call("dataset_slice", slice_id)
+
+    def link_slice(self, table: str, row_id: int, dataset: DatasetRecord | None) -> None:
+        from .datasets_identity import _slice_id_of
+
+        slice_id = _slice_id_of(dataset)
+        if slice_id is not None:
+            self.call("link_slice_id", table, row_id, slice_id)
+
+    def stored_signature(self, dataset: Any) -> dict[str, Any] | None:
+        """The service's stored signature of ``dataset`` (``Signature.to_dict`` data), or None."""
+        return self.call("stored_signature", dataset)
+
+    def store_signature(self, dataset: Any, signature: Any) -> bool:
+        from ..similarity import checked_signature
+
+        return self.call("store_signature", dataset, checked_signature(signature).to_dict())
+
+    def missing_signatures(self, among: Any = None) -> list[int]:
+        """Ids of datasets (of ``among``) without a stored signature on the service."""
+        from .dataset_records import _dataset_ids
+
+        return self.call("missing_signatures", _dataset_ids(among))
+
+    def datasets_near(self, signature: Any, k: int = 5, *, among: Any = None, exclude: Any = None):
+        """The service's nearest stored signatures to ``signature`` (see :meth:`Registry.datasets_near`)."""
+        from ..similarity import checked_signature
+        from .dataset_records import _dataset_ids
+
+        return self.call("datasets_near", checked_signature(signature).to_dict(), k, among=_dataset_ids(among),
+                         exclude=_dataset_ids(exclude, "exclude"))
+
+    def dataset_signature(self, dataset: Any, *, compute: bool = True, store: bool = True):
+        from .dataset_records import signature_with
+
+        return signature_with(self, dataset, compute=compute, store=store)
+
+    def similar_datasets(self, x_or_dataset: Any, y: Any = None, k: int = 5, *, compute: bool = True,
+                         store: bool = True, among: Any = None):
+        from .dataset_records import similar_datasets_with
+
+        return similar_datasets_with(self, x_or_dataset, y, k, compute=compute, store=store, among=among)
+
+    def dataset_records(self, dataset: Any) -> dict[str, float]:
+        return self.call("dataset_records", dataset)
+
+    def datasets_with_records(self, runs_only: bool = False) -> list[int]:
+        return self.call("datasets_with_records", runs_only)
+
+    def best_runs(self, dataset: Any, limit: int = 5):
+        return self.call("best_runs", dataset, limit)
+
     # ------------------------------------------------------------------ files and arrays
     def _upload(self, route: str, path: str | os.PathLike, args: dict[str, Any]) -> Any:
         if not isinstance(path, (str, os.PathLike)):

@@ -20,6 +20,11 @@ Routes (under ``$JUPYTERHUB_SERVICE_PREFIX``, e.g. ``/services/fmc-registry/``):
     GET  ""                              a page saying who you are signed in as (browser login check)
     GET  oauth_callback                  JupyterHub OAuth callback
 
+Dataset identity and records (``match_hashes``, ``record_hashes``, ``store_signature``, ``datasets_near``, ...):
+the kernel sends image hashes and dataset signatures it computed, never images (unless it registers new ones
+through ``api/datasets``); the service matches and compares them and never extracts features, so no request
+imports TensorFlow or Keras (``tests/test_service_records.py``).
+
 A change sent with an ``X-FMC-Request-Id`` header is recorded with its answer (migration 8) in the same
 transaction as the change itself, for every kind of write (uploads and deletes included: their files are
 written before and removed after that transaction), so a client that retries after losing the answer gets it

@@ -39,11 +39,16 @@ REMOTE_METHODS = frozenset({
     # lineage (registry/lineage.py); add_checkpoint uploads a file (route api/checkpoints)
     "ancestors", "add_comment", "comments", "delete_comment", "set_alias", "remove_alias", "aliases",
     "checkpoints",
+    # dataset identity by hashes and dataset records (datasets_identity.py, dataset_records.py): no images, no
+    # Keras on the service; signatures are computed by the kernel and only stored and compared here
+    "match_hashes", "record_hashes", "record_slice", "dataset_slice", "link_slice_id", "stored_signature",
+    "store_signature", "missing_signatures", "datasets_near", "dataset_records", "datasets_with_records", "best_runs",
 })
 #: Methods that change the registry: run inside one transaction together with their request-id record.
 WRITE_METHODS = frozenset({
     "publish", "unpublish", "update_model", "delete_model", "start_run", "log_epoch", "update_run", "finish_run",
     "save_ranking", "add_evaluation", "add_comment", "delete_comment", "set_alias", "remove_alias",
+    "record_hashes", "record_slice", "link_slice_id", "store_signature",
 })
 
 _RECORDS = {"ModelRecord": ModelRecord, "DatasetRecord": DatasetRecord, "RunRecord": RunRecord}
