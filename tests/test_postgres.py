@@ -89,6 +89,53 @@ def test_ordering_and_paging_match_sqlite(both, order, keys):
         assert b[keys].fillna(-1).values.tolist() == a[keys].fillna(-1).values.tolist()
 
 
+def test_a_walk_past_its_budget_gives_way_to_the_filters_in_and_out_of_transactions(both, monkeypatch):
+    """The order-driven walk runs under a statement timeout (pipelined with its BEGIN / savepoint); a walk that
+    runs past it (here: waiting for a lock another session holds on the table) is cancelled and the filters-first
+    plan answers, outside a transaction and inside a write transaction alike, which then commits as usual."""
+    import threading
+
+    import psycopg
+
+    import fmc_jupyter.registry.postgres as pg_module
+
+    lite, pg = both
+    query, order = "domain=medical and top1>0.5", "-params"
+    expected = lite.search(query, order_by=order, limit=10)["id"].tolist()
+    monkeypatch.setattr(type(pg), "_broad_words", lambda self, q, listed=None: False)  # the walk goes first
+    monkeypatch.setattr(pg_module, "ORDER_SCAN_BUDGET_MS", 50)
+    cancelled = []
+    guard = pg.db.guard
+
+    def counting_guard(fn):
+        try:
+            return guard(fn)
+        except psycopg.errors.QueryCanceled:
+            cancelled.append(1)
+            raise
+
+    monkeypatch.setattr(pg.db, "guard", counting_guard)
+    url = pg.db.connection.info.dsn
+    before = pg.change_count()
+    for in_transaction in (False, True):
+        locker = psycopg.connect(url + f" password={pg.db.connection.info.password}", autocommit=False)
+        locker.execute("LOCK TABLE models IN ACCESS EXCLUSIVE MODE")
+        release = threading.Timer(0.5, locker.rollback)
+        release.start()
+        if in_transaction:
+            with pg.transaction():
+                got = pg.search(query, order_by=order, limit=10)["id"].tolist()
+                pg.db.execute("UPDATE registry_changes SET count = count WHERE id = 1")
+        else:
+            got = pg.search(query, order_by=order, limit=10)["id"].tolist()
+        release.join()
+        locker.close()
+        assert got == expected
+    assert len(cancelled) == 2
+    assert pg.change_count() == before + 1  # the write transaction committed after its cancelled walk
+    assert pg.db.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
 def test_private_rows_stay_private_on_postgres(both):
     _, pg = both
     seen = pg.search("", limit=None)

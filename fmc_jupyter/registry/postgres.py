@@ -256,7 +256,9 @@ class PostgresRegistry(Registry):
             return [r[0] for r in cur.fetchall()]
 
         def budgeted() -> list[int]:
-            with self.db.connection.transaction():  # a savepoint when called inside a write transaction
+            # pipelined: BEGIN (a savepoint inside a write transaction), the timeout and the walk go in one round
+            # trip, COMMIT in a second
+            with self.db.connection.pipeline(), self.db.connection.transaction():
                 self.db.raw("SELECT set_config('statement_timeout', %s, true)", [str(ORDER_SCAN_BUDGET_MS)])
                 return page_ids(filters_first=False)
 
