@@ -325,6 +325,28 @@ def test_listed_words_follow_every_change_to_the_models(tmp_path, monkeypatch):
     reg.close()
 
 
+def test_a_walk_that_ran_past_its_budget_is_not_tried_again_for_a_while(tmp_path, monkeypatch):
+    import fmc_jupyter.registry.registry as module
+
+    reg = Registry(tmp_path / "walks.db", user="alice")
+    reg.insert_models([{"name": f"m-{i}", "source_kind": "keras_file", "top1": i / 3000, "params": i,
+                        "owner": "alice", "visibility": "public"} for i in range(3000)])
+    monkeypatch.setattr(module, "_ORDER_SCAN_BUDGET", 1)      # 1,000 VM steps: too few to walk far
+    walks = []
+    within = Registry._within_budget
+    monkeypatch.setattr(Registry, "_within_budget", lambda self, call, budget: walks.append(1) or
+                        within(self, call, budget))
+    expected = reg.search("params<3", order_by="-top1")["name"].tolist()
+    assert expected == ["m-2", "m-1", "m-0"] and len(walks) == 1          # walked, ran out, the filters answered
+    assert reg.search("params<3", order_by="-top1")["name"].tolist() == expected and len(walks) == 1
+    reg.search("params<3", order_by="top1")
+    assert len(walks) == 2                                                  # another order: walked again
+    monkeypatch.setattr(Registry, "_LOST_WALK_S", 0.0)
+    reg.search("params<3", order_by="-top1")
+    assert len(walks) == 3                                                  # a minute later: tried again
+    reg.close()
+
+
 def test_both_search_plans_give_the_same_answers(tmp_registry, monkeypatch):
     rows = [{"name": f"synthetic-{i}", "family": ["mobilenet", "resnet"][i % 2], "source_kind": "keras_file",
              "top1": (i % 997) / 1000, "params": i * 1000, "size_mb": (i % 13) / 10, "input_size": [224, 96][i % 3 > 0],

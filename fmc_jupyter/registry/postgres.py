@@ -107,7 +107,7 @@ class PostgresRegistry(Registry):
         # reports and other local files of a run go beside the store's folder (an fsspec store: its local cache)
         self.artifacts_root = self.artifacts.root if isinstance(self.artifacts, LocalArtifactStore) else \
             Path(self.artifacts.cache)
-        self._init_transaction_state()
+        self._init_state()
         self._probed: dict[str, tuple[float, int]] = {}  # phrase -> (when, matches counted): _broad_words
         conn = _connect(url)
         try:
@@ -231,7 +231,8 @@ class PostgresRegistry(Registry):
         rows match. The planner cannot tell these apart itself when columns are correlated (size and params) or
         for prefix searches of rare words. Both plans select only the page's ids (the fenced one reads ids and sort
         keys only, an index-only scan of the covering indexes of migration 40); the rows are read after. Both give
-        the same rows; ties are broken by id.
+        the same rows; ties are broken by id. As on SQLite, a walk that ran past its budget is not tried again for
+        the same query and order for a minute.
         """
         from psycopg import errors as pg_errors
 
@@ -256,20 +257,25 @@ class PostgresRegistry(Registry):
             return [r[0] for r in cur.fetchall()]
 
         def budgeted() -> list[int]:
-            # pipelined: BEGIN (a savepoint inside a write transaction), the timeout and the walk go in one round
-            # trip, COMMIT in a second
-            with self.db.connection.pipeline(), self.db.connection.transaction():
+            with self.db.connection.transaction():  # a savepoint when called inside a write transaction
                 self.db.raw("SELECT set_config('statement_timeout', %s, true)", [str(ORDER_SCAN_BUDGET_MS)])
                 return page_ids(filters_first=False)
 
-        ids = None
-        if limit is not None and limit + offset <= 1000 and self._broad_words(query or "") is not None:
+        ids, lost = None, False
+        plan = (query or "", order)
+        if limit is not None and limit + offset <= 1000 and not self._walk_lost_recently(plan) and \
+                self._broad_words(query or "") is not None:
             try:
                 ids = self.db.guard(budgeted)
             except pg_errors.QueryCanceled:
-                pass
+                lost = True
         if ids is None:
+            started = time.perf_counter()
             ids = page_ids(filters_first=True)
+            # a timeout is a measurement on a possibly busy machine: the walk is skipped next time only if the
+            # filters were measured to be faster than its budget
+            if lost and (time.perf_counter() - started) * 1000 < ORDER_SCAN_BUDGET_MS:
+                self._walk_lost(plan)
         return self._model_rows(ids, cols, visible, vparams)
 
     def count(self, query: str = "") -> int:

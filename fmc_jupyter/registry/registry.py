@@ -138,7 +138,7 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
             self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL"))
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # searches look rows up by id: keep them in memory
-            self._init_transaction_state()
+            self._init_state()
             self._word_hits = WordHits(conn)
             self._migrate()
             conn.execute("PRAGMA foreign_keys = ON")
@@ -153,8 +153,10 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
             _tighten(Path(f"{self.path}{suffix}"), self.file_mode)
 
     # ------------------------------------------------------------------ plumbing
-    def _init_transaction_state(self) -> None:
-        """No transaction open yet (:meth:`transaction` nests by depth; callbacks run after commit / rollback)."""
+    def _init_state(self) -> None:
+        """No transaction open yet (:meth:`transaction` nests by depth; callbacks run after commit / rollback),
+        no search walk lost yet (:meth:`_walk_lost`)."""
+        self._lost_walks: dict[tuple[str, str], float] = {}
         self._depth = 0
         self._hold = False
         self._after_commit: list[Callable[[], None]] = []
@@ -367,8 +369,9 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
         A required word matching fewer than :attr:`_FEW_TEXT_MATCHES` rows goes filter-driven at once; broader words
         get a larger budget. The walk checks words against their matches listed once per connection while the
         registry is unchanged (:mod:`~fmc_jupyter.registry.word_hits`, which also counts them); inside a
-        transaction it asks the full-text index each time. Ties are broken by id, so pages never overlap. Both
-        plans give the same rows.
+        transaction it asks the full-text index each time. A walk that ran past its budget is not tried again for
+        the same query and order for a minute (:meth:`_walk_lost_recently`). Ties are broken by id, so pages never
+        overlap. Both plans give the same rows.
         """
         limit, offset = fields.limit_offset(limit, offset)
         cols = fields.columns(columns, SEARCH_COLUMNS)
@@ -392,13 +395,17 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
             return [r[0] for r in self.db.execute(sql, args).fetchall()]
 
         ids = None
-        if limit is not None and limit + offset <= 1000 and _ORDER_SCAN_BUDGET:
+        plan = (query, compile_order(order_by))
+        if limit is not None and limit + offset <= 1000 and _ORDER_SCAN_BUDGET and \
+                not self._walk_lost_recently(plan):
             listed = self._word_hits.list(text_phrases(query))  # None inside a transaction
             broad = self._broad_words(query, listed)
             if broad is not None:
                 budget = _ORDER_SCAN_BUDGET_TEXT if broad else _ORDER_SCAN_BUDGET
                 text_sql = None if listed is None else LISTED_WORD
                 ids = self._within_budget(lambda: page_ids(True, text_sql), budget)
+                if ids is None:
+                    self._walk_lost(plan)
         if ids is None:
             ids = page_ids(walk_order=False)
         return self._model_rows(ids, cols, visible, vparams)
@@ -452,6 +459,24 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
             if found < self._FEW_TEXT_MATCHES:
                 return None
         return bool(phrases)
+
+    #: seconds a search walk that ran past its budget is not tried again for the same query and order
+    _LOST_WALK_S = 60.0
+
+    def _walk_lost(self, plan: tuple[str, str]) -> None:
+        """Remember that the order-driven walk of ``plan`` (query, compiled order) ran past its budget."""
+        if len(self._lost_walks) >= 256:
+            self._lost_walks.clear()
+        self._lost_walks[plan] = time.monotonic()
+
+    def _walk_lost_recently(self, plan: tuple[str, str]) -> bool:
+        """Whether the walk of ``plan`` ran past its budget in the last :attr:`_LOST_WALK_S` seconds: the
+        filters-first plan then answers at once. It only picks the plan (both give the same rows); a walk that
+        would now win is tried again a minute later. (SQLite counts VM steps, so a walk that ran out once always
+        does on the same rows; PostgreSQL's budget is time, and a walk counts as lost there only when the filters
+        then answered within its budget.)"""
+        lost = self._lost_walks.get(plan)
+        return lost is not None and time.monotonic() - lost < self._LOST_WALK_S
 
     def _within_budget(self, call: Callable[[], Any], budget: int) -> Any:
         """``call()``, or ``None`` if it runs past ``budget`` x 1,000 SQLite VM steps (it is then interrupted).
