@@ -9,6 +9,9 @@ Successive halving (Jamieson & Talwalkar 2016; Li et al., "Hyperband", JMLR 2018
 3. each next rung keeps the better half of the survivors (by the combined score of the last rung) and ranks them
    on more images per class, as long as the projected time (seconds per image and model measured on the last
    rung) fits in what is left of the budget;
+   The slices are nested (the same seeded draw, more per class), and a kept model's features of the images it
+   was already scored on are reused (:func:`fmc_jupyter.zoo.features.features_memo`): each image is extracted
+   once per model;
 4. the table lists models by how far they got (the deepest rung first), then by their combined score there;
    ``stage`` says where each model stopped (``"20/class"``, or why it was not ranked), ``images_per_class``
    the images per class of that rung and ``images_used`` how many images the model was scored on over all its
@@ -34,6 +37,7 @@ import pandas as pd
 
 from .config import cache_dir
 from .errors import InputError
+from .zoo.features import features_memo
 
 __all__ = ["parse_budget", "rank_within_budget", "RUNG_PER_CLASS"]
 
@@ -131,65 +135,66 @@ def rank_within_budget(x, y, *, models, registry, budget, per_class, methods, se
         if not stage.startswith("extracting"):
             board.advance()
 
-    try:
-        if skipped:
-            for record in candidates:
-                if record.id in skipped:
-                    board.set(record.ref, UNAVAILABLE)
-            board.report(f"{len(skipped)} model(s) skipped: their weights were not available here on an earlier "
-                         f"call (delete {_memory_path()} to try them again)")
-        for level, pc in enumerate(rungs):
-            if not alive:
-                break
-            board.start_rung(pc, len(alive), _planned(len(alive), len(rungs) - level))
-            t_rung = time.perf_counter()
-            result = rank(x, y, models=[r.id for r in alive], registry=registry, per_class=pc, methods=methods,
-                          seed=seed, bootstrap=0, class_names=class_names, layer=layer, cache=cache, progress=False,
-                          save=False, neighbours=neighbours, on_stage=hook)
-            spent = time.perf_counter() - t_rung
-            for row in result.table.itertuples(index=False):
-                err = row.error
-                record = by_id[int(row.model_id)]
-                if isinstance(err, str) and _MISSING_WEIGHTS.search(err):
-                    newly_unavailable[_weights_key(record)] = err
-                    skipped[record.id] = err
-                    board.set(record.ref, UNAVAILABLE)
-                    continue
-                last[record.id] = (level, pd.Series(row._asdict()))
-                if isinstance(err, str):
-                    board.set(record.ref, f"failed at {pc}/class: {_short(err)}")
-                else:
-                    images_used[record.id] += result.num_examples
-            ok = result.table[result.table["error"].isna()]
-            summary = f"{pc}/class: {len(alive)} model(s) in {spent:.0f} s ({time.perf_counter() - t0:.0f} s of " \
-                      f"{seconds:.0f} s)"
-            if level == len(rungs) - 1 or len(ok) <= 1:
-                for ref in ok["model"]:
-                    board.set(ref, f"{pc}/class ✓ done" if len(ok) > 1 or level == len(rungs) - 1
-                              else f"{pc}/class ✓ the only one left")
-                board.report(summary)
-                break
-            keep = ok.head(max(1, (len(ok) + 1) // 2))
-            kept_ids = {int(i) for i in keep["model_id"]}
-            for ref, model_id in zip(ok["model"], ok["model_id"]):
-                if int(model_id) not in kept_ids:
-                    board.set(ref, f"stopped at {pc}/class (dropped by halving)")
-            per_model_image = spent / max(len(alive), 1) / max(result.num_examples, 1)
-            next_images = result.num_examples * rungs[level + 1] / pc
-            projected = per_model_image * next_images * len(keep)
-            if time.perf_counter() - t0 + projected > seconds:
-                why = f"{len(keep)} model(s) on {rungs[level + 1]}/class would take ~{projected:.0f} s more"
+    with features_memo():       # nested rungs: each image's features are extracted once per model
+        try:
+            if skipped:
+                for record in candidates:
+                    if record.id in skipped:
+                        board.set(record.ref, UNAVAILABLE)
+                board.report(f"{len(skipped)} model(s) skipped: their weights were not available here on an earlier "
+                             f"call (delete {_memory_path()} to try them again)")
+            for level, pc in enumerate(rungs):
+                if not alive:
+                    break
+                board.start_rung(pc, len(alive), _planned(len(alive), len(rungs) - level))
+                t_rung = time.perf_counter()
+                result = rank(x, y, models=[r.id for r in alive], registry=registry, per_class=pc, methods=methods,
+                              seed=seed, bootstrap=0, class_names=class_names, layer=layer, cache=cache, progress=False,
+                              save=False, neighbours=neighbours, on_stage=hook)
+                spent = time.perf_counter() - t_rung
+                for row in result.table.itertuples(index=False):
+                    err = row.error
+                    record = by_id[int(row.model_id)]
+                    if isinstance(err, str) and _MISSING_WEIGHTS.search(err):
+                        newly_unavailable[_weights_key(record)] = err
+                        skipped[record.id] = err
+                        board.set(record.ref, UNAVAILABLE)
+                        continue
+                    last[record.id] = (level, pd.Series(row._asdict()))
+                    if isinstance(err, str):
+                        board.set(record.ref, f"failed at {pc}/class: {_short(err)}")
+                    else:
+                        images_used[record.id] += result.num_examples
+                ok = result.table[result.table["error"].isna()]
+                summary = f"{pc}/class: {len(alive)} model(s) in {spent:.0f} s ({time.perf_counter() - t0:.0f} s of " \
+                          f"{seconds:.0f} s)"
+                if level == len(rungs) - 1 or len(ok) <= 1:
+                    for ref in ok["model"]:
+                        board.set(ref, f"{pc}/class ✓ done" if len(ok) > 1 or level == len(rungs) - 1
+                                  else f"{pc}/class ✓ the only one left")
+                    board.report(summary)
+                    break
+                keep = ok.head(max(1, (len(ok) + 1) // 2))
+                kept_ids = {int(i) for i in keep["model_id"]}
+                for ref, model_id in zip(ok["model"], ok["model_id"]):
+                    if int(model_id) not in kept_ids:
+                        board.set(ref, f"stopped at {pc}/class (dropped by halving)")
+                per_model_image = spent / max(len(alive), 1) / max(result.num_examples, 1)
+                next_images = result.num_examples * rungs[level + 1] / pc
+                projected = per_model_image * next_images * len(keep)
+                if time.perf_counter() - t0 + projected > seconds:
+                    why = f"{len(keep)} model(s) on {rungs[level + 1]}/class would take ~{projected:.0f} s more"
+                    for ref in keep["model"]:
+                        board.set(ref, f"{pc}/class ✓ kept; stopped by the budget")
+                    board.report(summary)
+                    board.note(f"stopped: {why} than the budget leaves")
+                    break
                 for ref in keep["model"]:
-                    board.set(ref, f"{pc}/class ✓ kept; stopped by the budget")
+                    board.set(ref, f"{pc}/class ✓ kept")
                 board.report(summary)
-                board.note(f"stopped: {why} than the budget leaves")
-                break
-            for ref in keep["model"]:
-                board.set(ref, f"{pc}/class ✓ kept")
-            board.report(summary)
-            alive = [r for r in alive if r.id in kept_ids]
-    finally:
-        board.close()
+                alive = [r for r in alive if r.id in kept_ids]
+        finally:
+            board.close()
     _remember_unavailable(newly_unavailable)
     rows = []
     for record in candidates:

@@ -423,3 +423,42 @@ def test_stage_board_in_a_notebook_redraws_one_html_board(monkeypatch):
     quiet.set(refs[0], "extracting 5/class")
     quiet.close()
     assert seen[-1] == (refs[0], "extracting 5/class") and shown[-1] is final      # nothing drawn, still told
+
+
+def test_a_budgeted_ranking_extracts_each_image_once_per_model(env, monkeypatch):
+    """The rungs' slices are nested: a kept model is fed only the images it has not seen, and features assembled
+    from what was remembered equal a plain extraction."""
+    import fmc_jupyter.zoo.sources as sources_module
+    from fmc_jupyter.zoo.features import extract_features, features_memo
+
+    reg, refs, _ = env
+    real = sources_module.source_of
+    fed: dict[int, int] = {}
+
+    class Counting:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def features(self, record, images, *args, **kwargs):
+            fed[record.id] = fed.get(record.id, 0) + len(images)
+            return self.inner.features(record, images, *args, **kwargs)
+
+    monkeypatch.setattr(sources_module, "source_of", lambda record: Counting(real(record)))
+    x, y = cifar_slice(per_class=12)
+    r = fmc.rank(x, y, models=refs[:4], registry=reg, per_class=10, budget="1h", cache=False, progress=False)
+    classes = len(set(y))
+    for row in r.table.itertuples():
+        assert fed[row.model_id] == row.images_per_class * classes            # each image once
+    assert max(r.table["images_used"]) == (5 + 10) * classes                 # though scored on both rungs
+
+    record = reg.model(refs[1])
+    plain = extract_features(record, x, reg, cache=False, progress=False)
+    with features_memo():
+        extract_features(record, x[::2], reg, cache=False, progress=False)
+        before = fed[record.id]
+        again = extract_features(record, x, reg, cache=False, progress=False)
+    assert fed[record.id] - before == len(x) - len(x[::2])
+    np.testing.assert_allclose(again.features, plain.features, rtol=1e-5, atol=1e-5)

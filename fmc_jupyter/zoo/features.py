@@ -12,13 +12,21 @@ pooled tensor before the logits.
 Features are cached under ``config.cache_dir()/features`` keyed by sha256 of (model id, version, weights
 identity: artifact sha256 or constructor/kwargs/weights, data hash, preprocessing, input size, layer, format
 version), so re-ranking the same images, or with another method, skips extraction.
+
+Within a :func:`features_memo` block, every image's features are also remembered in memory per model (keyed by
+the image's own hash), and a call extracts only the images that model has not seen: the nested slices of a
+budgeted ranking (:mod:`fmc_jupyter.ranking_budget`: 5, then 10, 20, 50 images per class for the leaders) are
+extracted once per image, not once per rung.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,8 +41,8 @@ from ..registry.artifacts import write_atomic
 if TYPE_CHECKING:  # pragma: no cover
     from ..registry import Registry
 
-__all__ = ["ExtractedFeatures", "extract_features", "feature_cache_key", "images_hash", "min_input_size",
-           "progress_bar"]
+__all__ = ["ExtractedFeatures", "extract_features", "feature_cache_key", "features_memo", "images_hash",
+           "min_input_size", "progress_bar"]
 
 FORMAT_VERSION = 2   # 2: TFLite input quantization from the model; no fake head for embedding files
 
@@ -49,6 +57,48 @@ class ExtractedFeatures:
     cached: bool
     layer: str
     key: str
+
+
+#: per-model memory of image features inside a features_memo() block: {weights key: {"layer": name, image hash:
+#: (features row, probs row or None)}}
+_MEMO: contextvars.ContextVar[dict | None] = contextvars.ContextVar("fmc_features_memo", default=None)
+
+
+@contextlib.contextmanager
+def features_memo() -> Iterator[None]:
+    """Remember every image's features per model within this block (module docstring); forgotten after it."""
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def _each_image_hash(images: np.ndarray) -> list[str]:
+    head = json.dumps([list(images.shape[1:]), str(images.dtype)]).encode()
+    return [hashlib.sha256(head + memoryview(np.ascontiguousarray(image)).cast("B")).hexdigest()
+            for image in images]
+
+
+def _extract_remembering(memo: dict, key: str, extract, images: np.ndarray):
+    """``extract(images)`` -> ``(features, probs, layer)`` for the images not in ``memo[key]`` only; the
+    assembled ``(features, probs, layer)`` of all ``images``."""
+    seen = memo.setdefault(key, {})
+    hashes = _each_image_hash(images)
+    new: list[int] = []
+    claimed: set[str] = set()     # a repeated image is extracted once
+    for i, h in enumerate(hashes):
+        if h not in seen and h not in claimed:
+            claimed.add(h)
+            new.append(i)
+    if new:
+        feats, probs, layer = extract(images[new])
+        seen["layer"] = layer
+        for j, i in enumerate(new):
+            seen[hashes[i]] = (feats[j], None if probs is None else probs[j])
+    rows = [seen[h] for h in hashes]        # every image now has its (features, probs)
+    probs = None if rows[0][1] is None else np.stack([r[1] for r in rows])
+    return np.stack([r[0] for r in rows]), probs, seen["layer"]
 
 
 def images_hash(images: np.ndarray) -> str:
@@ -128,9 +178,14 @@ def extract_features(record: ModelRecord, images: np.ndarray, registry: "Registr
         if hit is not None:
             return ExtractedFeatures(hit[0], hit[1], 0.0, True, hit[2], key)
     t0 = time.perf_counter()
+
+    def extract(some: np.ndarray):
+        return source.features(record, some, registry, layer=layer, batch_size=batch_size, progress=progress)
+
+    memo = _MEMO.get()
     try:
-        feats, probs, name = source.features(record, images, registry, layer=layer, batch_size=batch_size,
-                                             progress=progress)
+        feats, probs, name = extract(images) if memo is None else \
+            _extract_remembering(memo, feature_cache_key(record, "", layer), extract, images)
     except FmcError:
         raise
     except Exception as exc:
