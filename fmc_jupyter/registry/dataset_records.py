@@ -180,7 +180,10 @@ class DatasetRecordsMixin:
         ids = [r[0] for r in self.db.execute(
             "SELECT id FROM datasets WHERE id NOT IN (SELECT dataset_id FROM dataset_signatures WHERE embedder = ?) "
             "ORDER BY id", [REFERENCE_MODEL])]
-        return ids if among is None else [d for d in ids if d in set(among)]
+        if among is None:
+            return ids
+        wanted = set(among)
+        return [d for d in ids if d in wanted]
 
     def datasets_near(self: "Registry", signature: Any, k: int = 5, *, among: Any = None,
                       exclude: Any = None) -> pd.DataFrame:

@@ -37,7 +37,7 @@ from . import fields
 from .access import Access
 from .artifacts import ArtifactStore, LocalArtifactStore, open_artifact_store
 from .postgres_schema import NOW, PG_MIGRATIONS
-from .registry import SEARCH_COLUMNS, Registry, _query_text, checked_user
+from .registry import SEARCH_COLUMNS, Recent, Registry, _query_text, checked_user
 
 __all__ = ["PostgresRegistry", "redact_url"]
 
@@ -108,7 +108,7 @@ class PostgresRegistry(Registry):
         self.artifacts_root = self.artifacts.root if isinstance(self.artifacts, LocalArtifactStore) else \
             Path(self.artifacts.cache)
         self._init_state()
-        self._probed: dict[str, tuple[float, int]] = {}  # phrase -> (when, matches counted): _broad_words
+        self._probed = Recent()  # phrase -> matches counted: _broad_words
         conn = _connect(url)
         try:
             # registry queries are short index lookups: parallel workers cost more to start than they save
@@ -206,18 +206,13 @@ class PostgresRegistry(Registry):
         :attr:`_PROBE_TTL_S` seconds per connection: the GIN count reads every match's bitmap first (4 ms for a
         word in 12,000 of 100,000 models, more than the search), and a stale count costs at most the walk's time
         budget, never a wrong row."""
-        now = time.monotonic()
         counts: dict[str, int] = {}
         for phrase in required_phrases(query, self._DIALECT):
             if phrase is None or phrase in counts:
                 continue
-            seen = self._probed.get(phrase)
-            if seen is None or now - seen[0] > self._PROBE_TTL_S:
-                if len(self._probed) >= 256:
-                    self._probed.clear()
-                seen = self._probed[phrase] = (now, self.db.execute(
-                    self._TEXT_PROBE, [phrase, self._FEW_TEXT_MATCHES]).fetchone()[0])
-            counts[phrase] = seen[1]
+            found = self._probed.get(phrase, self._PROBE_TTL_S)
+            counts[phrase] = found if found is not None else self._probed.put(phrase, self.db.execute(
+                self._TEXT_PROBE, [phrase, self._FEW_TEXT_MATCHES]).fetchone()[0])
         return super()._broad_words(query, counts)
 
     def search(self, query: str = "", order_by: str | None = None, limit: int | None = 50, offset: int = 0,

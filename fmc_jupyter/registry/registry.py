@@ -47,7 +47,7 @@ from .lineage import LineageMixin
 from .word_hits import LISTED_WORD, WordHits
 from .schema import MIGRATIONS
 
-__all__ = ["Registry", "open_registry", "BUSY_TIMEOUT_S", "network_filesystem", "SEARCH_COLUMNS"]
+__all__ = ["Registry", "open_registry", "BUSY_TIMEOUT_S", "network_filesystem", "SEARCH_COLUMNS", "Recent"]
 
 BUSY_TIMEOUT_S = 30.0
 _ORDER_SCAN_BUDGET = 10  # x 1,000 SQLite VM steps (1-2 ms): the order-driven plan's budget
@@ -111,6 +111,27 @@ def checked_user(user: Any) -> str:
     return user
 
 
+class Recent:
+    """Values remembered for a while, per open registry, to choose search plans (never to answer): ``get(key,
+    seconds)`` is the value put less than ``seconds`` ago, else None. At most 256 keys; one more forgets them all."""
+
+    def __init__(self) -> None:
+        self._items: dict[Any, tuple[float, Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, key: Any, value: Any) -> Any:
+        if len(self._items) >= 256:
+            self._items.clear()
+        self._items[key] = (time.monotonic(), value)
+        return value
+
+    def get(self, key: Any, seconds: float) -> Any:
+        seen = self._items.get(key)
+        return None if seen is None or time.monotonic() - seen[0] >= seconds else seen[1]
+
+
 class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, RegistryInterface):
     """Models, datasets, training runs, rankings and evaluations of one registry file.
 
@@ -156,7 +177,7 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
     def _init_state(self) -> None:
         """No transaction open yet (:meth:`transaction` nests by depth; callbacks run after commit / rollback),
         no search walk lost yet (:meth:`_walk_lost`)."""
-        self._lost_walks: dict[tuple[str, str], float] = {}
+        self._lost_walks = Recent()
         self._depth = 0
         self._hold = False
         self._after_commit: list[Callable[[], None]] = []
@@ -465,9 +486,7 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
 
     def _walk_lost(self, plan: tuple[str, str]) -> None:
         """Remember that the order-driven walk of ``plan`` (query, compiled order) ran past its budget."""
-        if len(self._lost_walks) >= 256:
-            self._lost_walks.clear()
-        self._lost_walks[plan] = time.monotonic()
+        self._lost_walks.put(plan, True)
 
     def _walk_lost_recently(self, plan: tuple[str, str]) -> bool:
         """Whether the walk of ``plan`` ran past its budget in the last :attr:`_LOST_WALK_S` seconds: the
@@ -475,8 +494,7 @@ class Registry(LineageMixin, DatasetIdentityMixin, DatasetRecordsMixin, Registry
         would now win is tried again a minute later. (SQLite counts VM steps, so a walk that ran out once always
         does on the same rows; PostgreSQL's budget is time, and a walk counts as lost there only when the filters
         then answered within its budget.)"""
-        lost = self._lost_walks.get(plan)
-        return lost is not None and time.monotonic() - lost < self._LOST_WALK_S
+        return self._lost_walks.get(plan, self._LOST_WALK_S) is not None
 
     def _within_budget(self, call: Callable[[], Any], budget: int) -> Any:
         """``call()``, or ``None`` if it runs past ``budget`` x 1,000 SQLite VM steps (it is then interrupted).

@@ -13,8 +13,8 @@ The listing is valid while the models are unchanged. Every committed change to `
 index (its triggers) and with it the index's structure record (``models_fts_data`` row 10, where FTS5 itself
 keeps its segment list and write counter, and which it re-reads for the same purpose); that record, one small row,
 is remembered when a listing is made, and a different one empties the table. Runs, epochs and other tables do not
-touch it, so a team service taking a stream of epochs keeps its listings. It is never used inside a transaction (a rollback would take rows away that the listing still
-counts on) and holds at most :data:`MAX_PHRASES` phrases. The count of a phrase's matches comes with it, which is
+touch it, so a team service taking a stream of epochs keeps its listings. It is never used inside a transaction
+(a rollback would take rows away that the listing still counts on) and holds at most :data:`MAX_PHRASES` phrases. The count of a phrase's matches comes with it, which is
 what the search plan is chosen by (:meth:`Registry._broad_words`).
 """
 
@@ -51,15 +51,19 @@ class WordHits:
         transaction (nothing is listed then: use the full-text index directly)."""
         if self.conn.in_transaction:
             return None
-        if self.state != self._state() or len(self.counts) + len(phrases) > MAX_PHRASES:
+        if not phrases:
+            return {}
+        state = self._state()             # listing writes only the temporary table: the record stays as read
+        new = [p for p in dict.fromkeys(phrases) if p not in self.counts]
+        if state != self.state or len(self.counts) + len(new) > MAX_PHRASES:
             self.conn.execute(_CREATE)
             self.conn.execute("DELETE FROM temp.fmc_word_hits")
             self.counts.clear()
-        for phrase in dict.fromkeys(phrases):
-            if phrase not in self.counts:
-                before = self.conn.total_changes
-                self.conn.execute("INSERT INTO temp.fmc_word_hits (phrase, id) SELECT ?, rowid FROM models_fts "
-                                  "WHERE models_fts MATCH ?", [phrase, phrase])
-                self.counts[phrase] = self.conn.total_changes - before
-        self.state = self._state()
+            new = list(dict.fromkeys(phrases))
+        for phrase in new:
+            before = self.conn.total_changes
+            self.conn.execute("INSERT INTO temp.fmc_word_hits (phrase, id) SELECT ?, rowid FROM models_fts "
+                              "WHERE models_fts MATCH ?", [phrase, phrase])
+            self.counts[phrase] = self.conn.total_changes - before
+        self.state = state
         return {p: self.counts[p] for p in phrases}
